@@ -1,0 +1,338 @@
+//! The decision engine: a loaded table plus a verified identity plus a request → a decision.
+//! The filter, `gatehouse check` / `explain` / `test` and the benchmarks all call this code.
+//!
+//! Deciding is two steps so that the filter verifies a token only when it must:
+//! [`Engine::preflight`] normalizes the path and finds the route (public routes stop there),
+//! then [`Engine::authorize`] judges the verified identity against the route's namespace.
+
+use crate::acl::Acl;
+use crate::path::{normalize, NormalizedPath};
+use crate::reason::DenyReason;
+use crate::route::{RouteTable, Target};
+use crate::table::{Access, GatewaySettings, Table, FORMAT_VERSION};
+use crate::token::Verifiers;
+
+/// A verified identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user (email, `sub`, or `system:serviceaccount:<ns>:<name>`).
+    pub user: String,
+    /// Groups, already prefixed as the issuer says.
+    pub groups: Vec<String>,
+    /// Name of the issuer that vouched for it.
+    pub issuer: String,
+}
+
+/// A request after path normalization and route lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    /// The normalized path, which is what gets forwarded.
+    pub path: NormalizedPath,
+    /// The matched route; `None` when no route matches.
+    pub target: Option<Target>,
+}
+
+impl Preflight {
+    /// Whether the request passes without identity.
+    pub fn is_public(&self) -> bool {
+        matches!(&self.target, Some(t) if t.access == Access::Public)
+    }
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let the request through.
+    Allow,
+    /// Refuse it.
+    Deny(DenyReason),
+}
+
+/// A full decision, with what the filter needs to act and what `explain` needs to tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow or deny.
+    pub verdict: Verdict,
+    /// Set when audit mode let through a request that would have been denied for this reason.
+    pub audited: Option<DenyReason>,
+    /// The route, namespace and API the request was judged against.
+    pub target: Option<Target>,
+    /// The action the route requires, by name.
+    pub action: Option<String>,
+    /// Source of the grant that allowed the request.
+    pub granted_by: Option<String>,
+    /// Identity headers to set upstream (name, value), when allowed with an identity.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Decision {
+    fn deny(reason: DenyReason, target: Option<Target>) -> Decision {
+        Decision {
+            verdict: Verdict::Deny(reason),
+            audited: None,
+            target,
+            action: None,
+            granted_by: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The deny reason, if denied.
+    pub fn deny_reason(&self) -> Option<DenyReason> {
+        match self.verdict {
+            Verdict::Deny(r) => Some(r),
+            Verdict::Allow => None,
+        }
+    }
+}
+
+/// An error loading a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Largest table (bytes of JSON) the engine loads.
+pub const MAX_TABLE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A loaded, immutable table.
+#[derive(Debug)]
+pub struct Engine {
+    /// The table as loaded (for `explain`, `who-can`, `diff`).
+    pub table: Table,
+    routes: RouteTable,
+    acl: Acl,
+    verifiers: Verifiers,
+}
+
+impl Engine {
+    /// Parses and loads a table from JSON bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Engine, LoadError> {
+        if bytes.len() > MAX_TABLE_BYTES {
+            return Err(LoadError(format!(
+                "table is {} bytes; the limit is {MAX_TABLE_BYTES}",
+                bytes.len()
+            )));
+        }
+        // Check the version before the shape, so an old or new table gets the right message.
+        #[derive(serde::Deserialize)]
+        struct Version {
+            format_version: Option<u32>,
+        }
+        let v: Version = serde_json::from_slice(bytes)
+            .map_err(|e| LoadError(format!("table is not valid JSON: {e}")))?;
+        match v.format_version {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => {
+                return Err(LoadError(format!(
+                    "table format_version {other} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
+                )))
+            }
+            None => return Err(LoadError("table has no `format_version`".into())),
+        }
+        let table: Table = serde_json::from_slice(bytes)
+            .map_err(|e| LoadError(format!("table does not match format {FORMAT_VERSION}: {e}")))?;
+        Engine::new(table)
+    }
+
+    /// Loads a parsed table.
+    pub fn new(table: Table) -> Result<Engine, LoadError> {
+        if table.format_version != FORMAT_VERSION {
+            return Err(LoadError(format!(
+                "table format_version {} is not supported; this filter reads {FORMAT_VERSION}",
+                table.format_version
+            )));
+        }
+        check_header_name(&table.gateway.user_header)?;
+        check_header_name(&table.gateway.groups_header)?;
+        let routes = RouteTable::new(&table.routes).map_err(|errs| {
+            LoadError(
+                errs.into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let acl = Acl::new(&table).map_err(LoadError)?;
+        for r in &table.routes {
+            if let Access::Action(a) = &r.access {
+                if !acl.actions.contains_key(a) {
+                    return Err(LoadError(format!(
+                        "route `{}` names unknown action `{a}`",
+                        r.path
+                    )));
+                }
+            }
+        }
+        let verifiers = Verifiers::new(&table.issuers).map_err(LoadError)?;
+        Ok(Engine {
+            table,
+            routes,
+            acl,
+            verifiers,
+        })
+    }
+
+    /// Gateway settings.
+    pub fn gateway(&self) -> &GatewaySettings {
+        &self.table.gateway
+    }
+
+    /// The token verifiers.
+    pub fn verifiers(&self) -> &Verifiers {
+        &self.verifiers
+    }
+
+    /// The routes in the order they are tried.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// The ACL.
+    pub fn acl(&self) -> &Acl {
+        &self.acl
+    }
+
+    /// Step 1: normalize the path and find the route.
+    pub fn preflight(&self, method: &str, raw_path: &str) -> Result<Preflight, DenyReason> {
+        let path = normalize(raw_path)?;
+        let target = self.routes.resolve(method, &path)?;
+        Ok(Preflight { path, target })
+    }
+
+    /// Step 2: judge a verified identity against the route.
+    pub fn authorize(&self, pre: &Preflight, identity: &Identity) -> Decision {
+        let Some(target) = &pre.target else {
+            return self.audit(
+                Decision::deny(DenyReason::RouteUnknown, None),
+                None,
+                identity,
+            );
+        };
+        match &target.access {
+            Access::Public | Access::Authenticated => self.allow(identity, target, None, None),
+            Access::Action(action) => {
+                let bit = self.acl.actions.get(action).copied();
+                let ns = target.namespace.as_deref().unwrap_or_default();
+                let grant = bit.and_then(|bit| {
+                    self.acl
+                        .grants_for(ns, &identity.user, &identity.groups)
+                        .find(|g| g.covers(bit, target.api.as_deref()))
+                });
+                match grant {
+                    Some(g) => self.allow(
+                        identity,
+                        target,
+                        Some(action.clone()),
+                        Some(g.source.clone()),
+                    ),
+                    None => {
+                        let mut d = Decision::deny(DenyReason::NotPermitted, Some(target.clone()));
+                        d.action = Some(action.clone());
+                        self.audit(d, Some(ns), identity)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Both steps at once, for callers that already hold the identity (or know there is none).
+    pub fn decide(&self, method: &str, raw_path: &str, identity: Option<&Identity>) -> Decision {
+        let pre = match self.preflight(method, raw_path) {
+            Ok(p) => p,
+            Err(r) => return Decision::deny(r, None),
+        };
+        if pre.is_public() {
+            return self.public(&pre);
+        }
+        match identity {
+            Some(id) => self.authorize(&pre, id),
+            None => Decision::deny(DenyReason::NoIdentity, pre.target),
+        }
+    }
+
+    /// The decision for a public route: allowed, no identity headers.
+    pub fn public(&self, pre: &Preflight) -> Decision {
+        Decision {
+            verdict: Verdict::Allow,
+            audited: None,
+            target: pre.target.clone(),
+            action: None,
+            granted_by: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn allow(
+        &self,
+        identity: &Identity,
+        target: &Target,
+        action: Option<String>,
+        granted_by: Option<String>,
+    ) -> Decision {
+        Decision {
+            verdict: Verdict::Allow,
+            audited: None,
+            target: Some(target.clone()),
+            action,
+            granted_by,
+            headers: self.identity_headers(identity),
+        }
+    }
+
+    /// The identity headers for a verified identity.
+    pub fn identity_headers(&self, identity: &Identity) -> Vec<(String, String)> {
+        let gw = &self.table.gateway;
+        let mut h = vec![(
+            gw.user_header.clone(),
+            format!("{}{}", gw.user_prefix, identity.user),
+        )];
+        if !identity.groups.is_empty() {
+            h.push((
+                gw.groups_header.clone(),
+                identity.groups.join(&gw.groups_separator),
+            ));
+        }
+        h
+    }
+
+    /// Audit mode turns an auditable denial into an allow that records the reason.
+    fn audit(&self, denied: Decision, namespace: Option<&str>, identity: &Identity) -> Decision {
+        let Verdict::Deny(reason) = denied.verdict else {
+            return denied;
+        };
+        let audit = &self.table.gateway.audit;
+        let applies = audit.all
+            || namespace.is_some_and(|ns| audit.namespaces.iter().any(|a| a == ns));
+        if !(applies && reason.auditable()) {
+            return denied;
+        }
+        Decision {
+            verdict: Verdict::Allow,
+            audited: Some(reason),
+            headers: self.identity_headers(identity),
+            ..denied
+        }
+    }
+}
+
+fn check_header_name(name: &str) -> Result<(), LoadError> {
+    let ok = !name.is_empty()
+        && !name.starts_with(':')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LoadError(format!(
+            "identity header name `{name}` must be a lower-case HTTP header name"
+        )))
+    }
+}

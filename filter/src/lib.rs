@@ -1,0 +1,21 @@
+//! Gatehouse filter: the decision engine (plain Rust, builds natively and for `wasm32-wasip1`)
+//! and, on wasm32 only, the proxy-wasm glue that runs it inside Envoy.
+//!
+//! - [`table`]: the compiled table, the versioned contract with `gatehouse compile`.
+//! - [`engine`]: table + identity + request → [`engine::Decision`].
+//! - [`token`]: ALB and bearer token verification with keys from the table.
+//! - [`path`], [`route`], [`acl`]: the engine's parts.
+
+pub mod acl;
+pub mod engine;
+pub mod path;
+pub mod reason;
+pub mod route;
+pub mod table;
+pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use engine::{Decision, Engine, Identity, Preflight, Verdict};
+pub use reason::DenyReason;

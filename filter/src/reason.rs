@@ -1,0 +1,171 @@
+//! Stable deny reason codes: what the filter answers in its JSON body, logs and counts, and what
+//! `gatehouse check` / `test` compare against. Codes never change meaning once released.
+
+use std::fmt;
+
+/// Why a request is denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DenyReason {
+    /// No table has been loaded: the filter fails closed.
+    NoTable,
+    /// The path cannot be judged safely (encoded `/`, `..` above the root, `;`, control bytes).
+    BadPath,
+    /// The namespace taken from the request is not a valid Kubernetes namespace name.
+    BadNamespace,
+    /// The namespace query parameter is given more than once.
+    AmbiguousNamespace,
+    /// No token was presented on a path that needs one.
+    NoIdentity,
+    /// The token cannot be parsed (segments, base64url, JSON, claim types).
+    TokenMalformed,
+    /// The token's algorithm is not one its issuer allows (`none`, HMAC, …).
+    AlgorithmNotAllowed,
+    /// No issuer in the table matches the token.
+    UnknownIssuer,
+    /// The token names a key id the issuer does not have (or none where one is needed).
+    UnknownKid,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` is in the past (beyond the leeway) or missing.
+    TokenExpired,
+    /// `nbf` is in the future (beyond the leeway).
+    TokenNotYetValid,
+    /// The token lives longer than the issuer's maximum lifetime.
+    LifetimeTooLong,
+    /// `aud` holds none of the issuer's audiences.
+    WrongAudience,
+    /// An ALB token's `iss` or `client` is not the configured one.
+    WrongIssuer,
+    /// An ALB token's `signer` is not one of the configured ALB ARNs.
+    WrongSigner,
+    /// The token lacks the claim that names the user.
+    ClaimMissing,
+    /// The token carries a `crit` header Gatehouse does not understand.
+    UnsupportedCritical,
+    /// Two valid tokens name different users.
+    ConflictingIdentities,
+    /// Several `Authorization` headers, or a non-Bearer scheme.
+    BadAuthorizationHeader,
+    /// No route in the table matches the request.
+    RouteUnknown,
+    /// The identity holds no grant with the route's action in the route's namespace.
+    NotPermitted,
+}
+
+impl DenyReason {
+    /// Every reason, for docs, metrics and tests.
+    pub const ALL: [DenyReason; 22] = [
+        DenyReason::NoTable,
+        DenyReason::BadPath,
+        DenyReason::BadNamespace,
+        DenyReason::AmbiguousNamespace,
+        DenyReason::NoIdentity,
+        DenyReason::TokenMalformed,
+        DenyReason::AlgorithmNotAllowed,
+        DenyReason::UnknownIssuer,
+        DenyReason::UnknownKid,
+        DenyReason::BadSignature,
+        DenyReason::TokenExpired,
+        DenyReason::TokenNotYetValid,
+        DenyReason::LifetimeTooLong,
+        DenyReason::WrongAudience,
+        DenyReason::WrongIssuer,
+        DenyReason::WrongSigner,
+        DenyReason::ClaimMissing,
+        DenyReason::UnsupportedCritical,
+        DenyReason::ConflictingIdentities,
+        DenyReason::BadAuthorizationHeader,
+        DenyReason::RouteUnknown,
+        DenyReason::NotPermitted,
+    ];
+
+    /// The stable code (`not_permitted`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            DenyReason::NoTable => "no_table",
+            DenyReason::BadPath => "bad_path",
+            DenyReason::BadNamespace => "bad_namespace",
+            DenyReason::AmbiguousNamespace => "ambiguous_namespace",
+            DenyReason::NoIdentity => "no_identity",
+            DenyReason::TokenMalformed => "token_malformed",
+            DenyReason::AlgorithmNotAllowed => "algorithm_not_allowed",
+            DenyReason::UnknownIssuer => "unknown_issuer",
+            DenyReason::UnknownKid => "unknown_kid",
+            DenyReason::BadSignature => "bad_signature",
+            DenyReason::TokenExpired => "token_expired",
+            DenyReason::TokenNotYetValid => "token_not_yet_valid",
+            DenyReason::LifetimeTooLong => "lifetime_too_long",
+            DenyReason::WrongAudience => "wrong_audience",
+            DenyReason::WrongIssuer => "wrong_issuer",
+            DenyReason::WrongSigner => "wrong_signer",
+            DenyReason::ClaimMissing => "claim_missing",
+            DenyReason::UnsupportedCritical => "unsupported_critical",
+            DenyReason::ConflictingIdentities => "conflicting_identities",
+            DenyReason::BadAuthorizationHeader => "bad_authorization_header",
+            DenyReason::RouteUnknown => "route_unknown",
+            DenyReason::NotPermitted => "not_permitted",
+        }
+    }
+
+    /// Parses a stable code back (for `gatehouse test` assertion files).
+    pub fn from_code(code: &str) -> Option<DenyReason> {
+        DenyReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The HTTP status the filter answers with: 400 for requests that cannot be judged, 401 when
+    /// identity is missing or invalid, 403 when a verified identity is not allowed, 503 without
+    /// a table.
+    pub fn status(self) -> u32 {
+        match self {
+            DenyReason::NoTable => 503,
+            DenyReason::BadPath | DenyReason::BadNamespace | DenyReason::AmbiguousNamespace => 400,
+            DenyReason::RouteUnknown | DenyReason::NotPermitted => 403,
+            _ => 401,
+        }
+    }
+
+    /// Whether audit mode may let this denial through. Only authorization denials of a verified
+    /// identity qualify: audit mode never passes a request whose identity was not verified, nor
+    /// one whose path cannot be judged.
+    pub fn auditable(self) -> bool {
+        matches!(self, DenyReason::RouteUnknown | DenyReason::NotPermitted)
+    }
+
+    /// Whether this is a token verification failure (counted per issuer).
+    pub fn is_token_failure(self) -> bool {
+        self.status() == 401 && !matches!(self, DenyReason::NoIdentity)
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in DenyReason::ALL {
+            assert_eq!(DenyReason::from_code(r.code()), Some(r));
+            assert!(seen.insert(r.code()), "duplicate code {}", r.code());
+        }
+        assert_eq!(DenyReason::from_code("nope"), None);
+    }
+
+    #[test]
+    fn statuses_split_identity_from_authorization() {
+        assert_eq!(DenyReason::NoIdentity.status(), 401);
+        assert_eq!(DenyReason::BadSignature.status(), 401);
+        assert_eq!(DenyReason::NotPermitted.status(), 403);
+        assert_eq!(DenyReason::BadPath.status(), 400);
+        assert!(!DenyReason::NoIdentity.auditable());
+        assert!(DenyReason::NotPermitted.auditable());
+        assert!(DenyReason::WrongSigner.is_token_failure());
+        assert!(!DenyReason::NoIdentity.is_token_failure());
+    }
+}

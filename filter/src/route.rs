@@ -1,0 +1,456 @@
+//! Route matching: method + normalized path (+ query) → what the request needs.
+//!
+//! Routes are tried from the most specific to the least: segment by segment a literal beats a
+//! capture, a capture beats the end of the template, and the end beats `**`; a route with a
+//! query condition beats one without, and one naming methods beats one for every method. Two
+//! routes that tie on all of these and can match the same request are ambiguous, and a table
+//! holding them is refused.
+
+use std::cmp::Ordering;
+
+use crate::path::{is_namespace_name, query_values, NormalizedPath};
+use crate::reason::DenyReason;
+use crate::table::{Access, RouteSpec};
+
+/// One template segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Matches exactly this text.
+    Literal(String),
+    /// Captures the namespace.
+    Namespace,
+    /// Captures the API name.
+    Api,
+    /// Matches any one segment.
+    Any,
+    /// Matches any rest, including none (only last).
+    Rest,
+}
+
+impl Segment {
+    fn rank(&self) -> u8 {
+        match self {
+            Segment::Literal(_) => 0,
+            Segment::Namespace | Segment::Api | Segment::Any => 1,
+            Segment::Rest => 3,
+        }
+    }
+}
+
+/// Rank of the end of a template, between captures and `**`.
+const END_RANK: u8 = 2;
+
+/// A route ready for matching.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Index in the table's route list.
+    pub index: usize,
+    /// Upper-case methods; empty = every method.
+    pub methods: Vec<String>,
+    /// Parsed template.
+    pub segments: Vec<Segment>,
+    /// Query parameter the namespace comes from (route matches only when present).
+    pub namespace_query: Option<String>,
+    /// Fixed namespace.
+    pub namespace: Option<String>,
+    /// Fixed API name.
+    pub api: Option<String>,
+    /// What the route requires.
+    pub access: Access,
+    /// Where it was declared.
+    pub source: String,
+}
+
+/// An error in a route template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteError {
+    /// Index of the route in the table.
+    pub index: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses a path template (`/notebook/{namespace}/{api}/**`).
+pub fn parse_template(path: &str) -> Result<Vec<Segment>, String> {
+    if !path.starts_with('/') {
+        return Err(format!("path template `{path}` must start with `/`"));
+    }
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = Vec::with_capacity(parts.len());
+    let (mut has_ns, mut has_api) = (false, false);
+    for (i, part) in parts.iter().enumerate() {
+        let seg = match *part {
+            "{namespace}" if !has_ns => {
+                has_ns = true;
+                Segment::Namespace
+            }
+            "{api}" if !has_api => {
+                has_api = true;
+                Segment::Api
+            }
+            "{namespace}" | "{api}" => {
+                return Err(format!("path template `{path}` captures `{part}` twice"))
+            }
+            "*" => Segment::Any,
+            "**" if i + 1 == parts.len() => Segment::Rest,
+            "**" => return Err(format!("`**` must be the last segment of `{path}`")),
+            p if p.contains(['{', '}', '*', '?', '%', ';', '\\']) => {
+                return Err(format!(
+                    "segment `{p}` of `{path}` is neither a literal nor one of `{{namespace}}`, `{{api}}`, `*`, `**`"
+                ))
+            }
+            p if p == "." || p == ".." => {
+                return Err(format!("path template `{path}` holds a dot segment"))
+            }
+            p => Segment::Literal(p.to_string()),
+        };
+        out.push(seg);
+    }
+    Ok(out)
+}
+
+impl Route {
+    /// Builds a route from its table form.
+    pub fn from_spec(index: usize, spec: &RouteSpec) -> Result<Route, RouteError> {
+        let err = |message: String| RouteError { index, message };
+        let segments = parse_template(&spec.path).map_err(err)?;
+        let captures_ns = segments.contains(&Segment::Namespace);
+        let ns_sources = usize::from(captures_ns)
+            + usize::from(spec.namespace_query.is_some())
+            + usize::from(spec.namespace.is_some());
+        if ns_sources > 1 {
+            return Err(err(format!(
+                "route `{}` takes its namespace from more than one place",
+                spec.path
+            )));
+        }
+        if segments.contains(&Segment::Api) && spec.api.is_some() {
+            return Err(err(format!(
+                "route `{}` both captures `{{api}}` and names a fixed api",
+                spec.path
+            )));
+        }
+        if matches!(spec.access, Access::Action(_)) && ns_sources == 0 {
+            return Err(err(format!(
+                "route `{}` needs an action but names no namespace: capture `{{namespace}}`, set `namespaceQuery`, or a fixed `namespace`",
+                spec.path
+            )));
+        }
+        if let Some(ns) = &spec.namespace {
+            if !is_namespace_name(ns) {
+                return Err(err(format!("`{ns}` is not a valid namespace name")));
+            }
+        }
+        for m in &spec.methods {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(err(format!("method `{m}` must be an upper-case HTTP method")));
+            }
+        }
+        let mut methods = spec.methods.clone();
+        methods.sort();
+        methods.dedup();
+        Ok(Route {
+            index,
+            methods,
+            segments,
+            namespace_query: spec.namespace_query.clone(),
+            namespace: spec.namespace.clone(),
+            api: spec.api.clone(),
+            access: spec.access.clone(),
+            source: spec.source.clone(),
+        })
+    }
+
+    fn method_matches(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+    }
+
+    /// Precedence order: `Less` means `self` is tried first.
+    fn precedence(&self, other: &Route) -> Ordering {
+        let n = self.segments.len().max(other.segments.len());
+        for i in 0..=n {
+            let a = self.segments.get(i).map_or(END_RANK, Segment::rank);
+            let b = other.segments.get(i).map_or(END_RANK, Segment::rank);
+            match a.cmp(&b) {
+                Ordering::Equal if a == END_RANK || a == 3 => break,
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        let q = |r: &Route| u8::from(r.namespace_query.is_none());
+        let m = |r: &Route| u8::from(r.methods.is_empty());
+        q(self)
+            .cmp(&q(other))
+            .then(m(self).cmp(&m(other)))
+            .then(self.index.cmp(&other.index))
+    }
+
+    /// Whether two routes tie on precedence and can match one request.
+    fn overlaps(&self, other: &Route) -> bool {
+        if self.segments.len() != other.segments.len()
+            || self.namespace_query != other.namespace_query
+            || self.methods.is_empty() != other.methods.is_empty()
+        {
+            return false;
+        }
+        let methods_meet = self.methods.is_empty()
+            || self.methods.iter().any(|m| other.methods.contains(m));
+        methods_meet
+            && self.segments.iter().zip(&other.segments).all(|(a, b)| {
+                a.rank() == b.rank()
+                    && match (a, b) {
+                        (Segment::Literal(x), Segment::Literal(y)) => x == y,
+                        _ => true,
+                    }
+            })
+    }
+}
+
+/// What a matched route says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Index of the matched route in the table.
+    pub route: usize,
+    /// What it requires.
+    pub access: Access,
+    /// The namespace the request acts in, when the route names one (validated).
+    pub namespace: Option<String>,
+    /// The API the request acts on, when the route names one.
+    pub api: Option<String>,
+}
+
+/// All routes, in precedence order.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Builds the table; refuses bad templates and ambiguous pairs (all of them, reported).
+    pub fn new(specs: &[RouteSpec]) -> Result<RouteTable, Vec<RouteError>> {
+        let mut errors = Vec::new();
+        let mut routes = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            match Route::from_spec(i, spec) {
+                Ok(r) => routes.push(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        routes.sort_by(|a, b| a.precedence(b));
+        for (i, a) in routes.iter().enumerate() {
+            for b in &routes[i + 1..] {
+                if a.overlaps(b) {
+                    errors.push(RouteError {
+                        index: b.index,
+                        message: format!(
+                            "route `{}` ({}) is ambiguous with `{}` ({}): both match the same requests",
+                            specs[b.index].path, b.source, specs[a.index].path, a.source
+                        ),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(RouteTable { routes })
+        } else {
+            errors.sort_by_key(|e| e.index);
+            Err(errors)
+        }
+    }
+
+    /// The routes in the order they are tried.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Finds the route for a request; `Ok(None)` when nothing matches.
+    pub fn resolve(&self, method: &str, path: &NormalizedPath) -> Result<Option<Target>, DenyReason> {
+        for route in &self.routes {
+            if !route.method_matches(method) {
+                continue;
+            }
+            let Some((ns_cap, api_cap)) = match_segments(&route.segments, &path.segments) else {
+                continue;
+            };
+            let mut namespace = ns_cap.map(str::to_string).or_else(|| route.namespace.clone());
+            if let Some(param) = &route.namespace_query {
+                let values = path
+                    .query
+                    .as_deref()
+                    .map(|q| query_values(q, param))
+                    .unwrap_or_default();
+                match values.len() {
+                    0 => continue,
+                    1 => namespace = values.into_iter().next(),
+                    _ => return Err(DenyReason::AmbiguousNamespace),
+                }
+            }
+            if let Some(ns) = &namespace {
+                if !is_namespace_name(ns) {
+                    return Err(DenyReason::BadNamespace);
+                }
+            }
+            let api = api_cap.map(str::to_string).or_else(|| route.api.clone());
+            return Ok(Some(Target {
+                route: route.index,
+                access: route.access.clone(),
+                namespace,
+                api,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+type Captures<'a> = (Option<&'a str>, Option<&'a str>);
+
+fn match_segments<'a>(template: &[Segment], segs: &'a [String]) -> Option<Captures<'a>> {
+    let (mut ns, mut api) = (None, None);
+    for (i, t) in template.iter().enumerate() {
+        if *t == Segment::Rest {
+            return Some((ns, api));
+        }
+        let s = segs.get(i)?;
+        match t {
+            Segment::Literal(l) if l == s => {}
+            Segment::Literal(_) => return None,
+            Segment::Namespace => ns = Some(s.as_str()),
+            Segment::Api => api = Some(s.as_str()),
+            Segment::Any | Segment::Rest => {}
+        }
+    }
+    (segs.len() == template.len()).then_some((ns, api))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::normalize;
+
+    fn spec(methods: &[&str], path: &str, q: Option<&str>, access: Access) -> RouteSpec {
+        RouteSpec {
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            path: path.into(),
+            namespace_query: q.map(Into::into),
+            namespace: None,
+            api: None,
+            access,
+            source: format!("test:{path}"),
+        }
+    }
+
+    fn act(a: &str) -> Access {
+        Access::Action(a.into())
+    }
+
+    fn table() -> RouteTable {
+        RouteTable::new(&[
+            spec(&[], "/**", None, Access::Authenticated),
+            spec(&[], "/notebook/{namespace}/{api}/**", None, act("connect")),
+            spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+            spec(&["PUT"], "/apis/{namespace}/{api}", None, act("deploy")),
+            spec(&["GET"], "/apis/{namespace}/{api}/logs", None, act("logs")),
+            spec(&["GET"], "/pipeline/**", Some("namespace"), act("list")),
+            spec(&[], "/dex/**", None, Access::Public),
+        ])
+        .unwrap()
+    }
+
+    fn resolve(m: &str, p: &str) -> Result<Option<Target>, DenyReason> {
+        table().resolve(m, &normalize(p).unwrap())
+    }
+
+    #[test]
+    fn most_specific_route_wins() {
+        let t = resolve("GET", "/apis/team-a/fraud/logs").unwrap().unwrap();
+        assert_eq!(t.access, act("logs"));
+        assert_eq!(t.namespace.as_deref(), Some("team-a"));
+        assert_eq!(t.api.as_deref(), Some("fraud"));
+        let t = resolve("PUT", "/apis/team-a/fraud").unwrap().unwrap();
+        assert_eq!(t.access, act("deploy"));
+        // DELETE has no specific route: it falls to the catch-all.
+        let t = resolve("DELETE", "/apis/team-a/fraud").unwrap().unwrap();
+        assert_eq!(t.access, Access::Authenticated);
+        assert_eq!(t.namespace, None);
+    }
+
+    #[test]
+    fn query_namespace_routes_need_the_parameter_once() {
+        let t = resolve("GET", "/pipeline/apis/v1?namespace=team-a").unwrap().unwrap();
+        assert_eq!(t.namespace.as_deref(), Some("team-a"));
+        let t = resolve("GET", "/pipeline/apis/v1").unwrap().unwrap();
+        assert_eq!(t.access, Access::Authenticated);
+        assert_eq!(
+            resolve("GET", "/pipeline/x?namespace=a&namespace=b").unwrap_err(),
+            DenyReason::AmbiguousNamespace
+        );
+        assert_eq!(
+            resolve("GET", "/pipeline/x?namespace=A_B").unwrap_err(),
+            DenyReason::BadNamespace
+        );
+    }
+
+    #[test]
+    fn captured_namespaces_must_be_dns_labels() {
+        assert_eq!(
+            resolve("GET", "/notebook/Team_A/nb/").unwrap_err(),
+            DenyReason::BadNamespace
+        );
+        let t = resolve("GET", "/notebook/a/../b/nb/").unwrap().unwrap();
+        assert_eq!(t.namespace.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn rest_matches_empty_and_exact_templates_need_exact_length() {
+        assert_eq!(resolve("GET", "/dex").unwrap().unwrap().access, Access::Public);
+        assert_eq!(
+            resolve("GET", "/dex/auth/x").unwrap().unwrap().access,
+            Access::Public
+        );
+        // `/apis/{ns}/{api}` must not match a longer path.
+        let t = resolve("GET", "/apis/a/b/c").unwrap().unwrap();
+        assert_eq!(t.access, Access::Authenticated);
+    }
+
+    #[test]
+    fn no_catch_all_means_route_unknown() {
+        let t = RouteTable::new(&[spec(&[], "/a", None, Access::Authenticated)]).unwrap();
+        assert_eq!(t.resolve("GET", &normalize("/b").unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn ambiguous_routes_are_refused() {
+        let errs = RouteTable::new(&[
+            spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+            spec(&["GET", "POST"], "/apis/{namespace}/*", None, act("deploy")),
+        ])
+        .unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+        // Different literals or disjoint methods do not overlap.
+        RouteTable::new(&[
+            spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+            spec(&["PUT"], "/apis/{namespace}/{api}", None, act("deploy")),
+            spec(&["GET"], "/other/{namespace}/{api}", None, act("get")),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        for (p, q) in [
+            ("/a/**/b", None),
+            ("a/b", None),
+            ("/a/{namespace}/{namespace}", None),
+            ("/a/{ns}", None),
+            ("/a/{namespace}", Some("namespace")),
+        ] {
+            assert!(
+                RouteTable::new(&[spec(&[], p, q, act("x"))]).is_err(),
+                "{p}"
+            );
+        }
+        assert!(RouteTable::new(&[spec(&[], "/a", None, act("x"))]).is_err());
+        assert!(RouteTable::new(&[spec(&["get"], "/a", None, Access::Public)]).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! The compiled ACL table: the versioned contract between `gatehouse compile` (which writes it)
+//! and the filter (which loads it). These serde types are the wire format only; [`crate::Engine`]
+//! turns them into the immutable runtime structure the request path reads.
+//!
+//! Every map is a `BTreeMap` and every list is written sorted by the compiler, so the JSON a
+//! compile produces is byte-for-byte deterministic and diffs cleanly in Git.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The table format this build of Gatehouse writes and reads. The filter refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole compiled table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Must equal [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Gateway-wide settings: identity headers, public paths, audit mode.
+    pub gateway: GatewaySettings,
+    /// Every action any role or route names, in bit order (index = bit in the action mask).
+    pub actions: Vec<String>,
+    /// Roles by name: the actions each grants.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Token issuers with their keys.
+    pub issuers: Vec<IssuerSpec>,
+    /// Route map, in declaration order; the engine orders them by specificity. The gateway's
+    /// public paths are compiled into routes with [`Access::Public`].
+    pub routes: Vec<RouteSpec>,
+    /// Grants: namespace (or `*` for every namespace) → subject → grants.
+    /// Subjects are `user:<name>` or `group:<name>`; ServiceAccounts are users named
+    /// `system:serviceaccount:<ns>:<name>`.
+    pub grants: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>>,
+    /// Namespaces the policy declares (from Profiles and explicit declarations).
+    pub namespaces: Vec<String>,
+}
+
+/// Gateway-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Header the verified user is written to (e.g. `kubeflow-userid`).
+    pub user_header: String,
+    /// Header the verified groups are written to (e.g. `kubeflow-groups`).
+    pub groups_header: String,
+    /// Prefix put before the user in `user_header` (e.g. `accounts.google.com:`); may be empty.
+    pub user_prefix: String,
+    /// Separator joining groups in `groups_header`.
+    pub groups_separator: String,
+    /// Seconds of clock skew accepted on `exp` / `nbf`.
+    pub leeway_seconds: u64,
+    /// Which token wins when both an ALB header and a bearer token arrive.
+    pub precedence: Precedence,
+    /// Audit mode: would-be denials are logged and counted but let through.
+    pub audit: AuditSpec,
+    /// Maximum number of verified tokens kept in the filter's cache.
+    pub token_cache_size: usize,
+}
+
+/// Which token source is consulted first when a request carries both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precedence {
+    /// `x-amzn-oidc-data` decides the identity; a bearer token, when also present and valid,
+    /// must name the same user.
+    AlbFirst,
+    /// `Authorization: Bearer` decides; an ALB header, when also present and valid, must agree.
+    BearerFirst,
+}
+
+/// Audit mode settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    /// Audit the whole gateway.
+    pub all: bool,
+    /// Audit only these namespaces.
+    pub namespaces: Vec<String>,
+}
+
+/// A token issuer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IssuerSpec {
+    /// AWS ALB `x-amzn-oidc-data` (ES256, padded base64url, signer pinned).
+    Alb(AlbIssuerSpec),
+    /// A JWT issuer read from `Authorization: Bearer`.
+    Jwt(JwtIssuerSpec),
+}
+
+/// An AWS ALB issuer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlbIssuerSpec {
+    /// Declared name (for logs, metrics and `explain`).
+    pub name: String,
+    /// AWS region of the load balancer.
+    pub region: String,
+    /// ALB ARNs whose `signer` header is accepted.
+    pub signers: Vec<String>,
+    /// When set, the token header's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// When set, the token header's `client` must equal it.
+    pub client: Option<String>,
+    /// Claim holding the user (usually `email`).
+    pub user_claim: String,
+    /// ES256 public keys by `kid`.
+    pub keys: Vec<KeySpec>,
+}
+
+/// A JWT issuer (Dex, Cognito, Kubernetes / EKS ServiceAccount tokens, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerSpec {
+    /// Declared name (for logs, metrics and `explain`).
+    pub name: String,
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Accepted audiences; the token's `aud` must hold at least one. Empty: `aud` not checked.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms (`RS256`, `ES256`, `EdDSA`, …).
+    pub algorithms: Vec<String>,
+    /// Claim holding the user (`email`, `sub`, …).
+    pub user_claim: String,
+    /// Claim holding the groups (an array of strings, or a string); `None`: no groups.
+    pub groups_claim: Option<String>,
+    /// Prefix put before each group taken from this issuer (may be empty).
+    pub groups_prefix: String,
+    /// Longest accepted `exp - iat`, when set.
+    pub max_lifetime_seconds: Option<u64>,
+    /// Verification keys.
+    pub keys: Vec<KeySpec>,
+}
+
+/// One public key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    /// Key id; `None` only for a key that is an issuer's only key.
+    pub kid: Option<String>,
+    /// The key itself, as a public JWK (RFC 7517) with only the public members.
+    pub jwk: PublicJwk,
+    /// Where the key came from (file) — for `explain` and logs.
+    pub source: String,
+    /// Unix time after which the key must not be used, when the source says so.
+    pub not_after: Option<u64>,
+}
+
+/// A public JWK, only the members a verifier needs (all base64url, unpadded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kty", deny_unknown_fields)]
+pub enum PublicJwk {
+    /// RSA key.
+    #[serde(rename = "RSA")]
+    Rsa {
+        /// Modulus.
+        n: String,
+        /// Exponent.
+        e: String,
+    },
+    /// Elliptic curve key (`P-256`, `P-384`).
+    #[serde(rename = "EC")]
+    Ec {
+        /// Curve name.
+        crv: String,
+        /// X coordinate.
+        x: String,
+        /// Y coordinate.
+        y: String,
+    },
+    /// Octet key pair (`Ed25519`).
+    #[serde(rename = "OKP")]
+    Okp {
+        /// Curve name.
+        crv: String,
+        /// Public key.
+        x: String,
+    },
+}
+
+/// One route: method + path (+ query parameter) → what the request needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Upper-case methods; empty means every method.
+    pub methods: Vec<String>,
+    /// Path template: `/` separated segments, each a literal, `{namespace}`, `{api}` or `*`
+    /// (one segment); a last segment `**` matches any rest, including none.
+    pub path: String,
+    /// When set, the route matches only if this query parameter is present (exactly once), and
+    /// the namespace is taken from it.
+    pub namespace_query: Option<String>,
+    /// A fixed namespace, for routes whose path does not carry one.
+    pub namespace: Option<String>,
+    /// A fixed API name, for routes whose path does not carry one.
+    pub api: Option<String>,
+    /// What the route requires.
+    pub access: Access,
+    /// Where the route was declared (`file:line`), for `explain`.
+    pub source: String,
+}
+
+/// What a route requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Access {
+    /// No identity needed.
+    Public,
+    /// Any verified identity.
+    Authenticated,
+    /// A grant of this action in the route's namespace.
+    Action(String),
+}
+
+/// One grant to one subject in one namespace (or all).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSpec {
+    /// The role granted.
+    pub role: String,
+    /// When set, the grant holds only for these API names.
+    pub apis: Option<Vec<String>>,
+    /// Where the grant came from (`file:line` and binding name), for `explain` and `who-can`.
+    pub source: String,
+}
