@@ -7,7 +7,9 @@
 //! - [`path`], [`route`], [`acl`]: the engine's parts.
 
 pub mod acl;
+pub mod cache;
 pub mod engine;
+pub mod gate;
 pub mod path;
 pub mod reason;
 pub mod route;

@@ -1,0 +1,183 @@
+//! The verified-token cache, held on the filter's root context. A token's signature is checked
+//! once; later requests with the same token reuse the result until the token expires.
+//!
+//! Keys are SHA-256 digests of (source, token), so the cache holds no token text and a collision
+//! would need a SHA-256 collision. The cache is bounded: when full, the oldest entry goes first.
+//! Expiry is re-checked on every hit, so a cached token never outlives its `exp` (+ leeway).
+
+use std::collections::{HashMap, VecDeque};
+
+use sha2::{Digest, Sha256};
+
+use crate::token::{Source, VerifiedToken};
+
+/// Cache key: a digest of the token and where it came from.
+pub type TokenKey = [u8; 32];
+
+/// Computes the cache key of a token.
+pub fn token_key(source: Source, token: &str) -> TokenKey {
+    let mut h = Sha256::new();
+    h.update([match source {
+        Source::Alb => b'a',
+        Source::Bearer => b'b',
+    }]);
+    h.update(token.as_bytes());
+    h.finalize().into()
+}
+
+struct Entry {
+    token: VerifiedToken,
+    generation: u64,
+}
+
+/// A bounded cache of verified tokens.
+pub struct TokenCache {
+    entries: HashMap<TokenKey, Entry>,
+    order: VecDeque<(TokenKey, u64)>,
+    capacity: usize,
+    generation: u64,
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` tokens (at least 1).
+    pub fn new(capacity: usize) -> TokenCache {
+        let capacity = capacity.max(1);
+        TokenCache {
+            entries: HashMap::with_capacity(capacity.min(4096)),
+            order: VecDeque::new(),
+            capacity,
+            generation: 0,
+        }
+    }
+
+    /// The configured capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Number of tokens held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The cached verification of `key`, if any and still valid at `now`. An expired entry is
+    /// dropped and reported as a miss, so the token is verified (and refused) again.
+    pub fn get(&mut self, key: &TokenKey, now: u64) -> Option<VerifiedToken> {
+        let valid = self.entries.get(key).map(|e| now <= e.token.expires_at)?;
+        if valid {
+            self.entries.get(key).map(|e| e.token.clone())
+        } else {
+            self.entries.remove(key);
+            None
+        }
+    }
+
+    /// Stores a verified token, evicting the oldest entries when full.
+    pub fn insert(&mut self, key: TokenKey, token: VerifiedToken) {
+        while self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            let Some((old, generation)) = self.order.pop_front() else {
+                break;
+            };
+            if self
+                .entries
+                .get(&old)
+                .is_some_and(|e| e.generation == generation)
+            {
+                self.entries.remove(&old);
+            }
+        }
+        self.generation += 1;
+        self.entries.insert(
+            key,
+            Entry {
+                token,
+                generation: self.generation,
+            },
+        );
+        self.order.push_back((key, self.generation));
+        // Entries dropped on expiry leave stale places in the order queue; compact it so it
+        // stays within a fixed multiple of the capacity.
+        if self.order.len() > 2 * self.capacity {
+            let entries = &self.entries;
+            self.order
+                .retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
+        }
+    }
+
+    /// Drops every entry (after a table reload: keys or issuers may have changed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
+    /// Length of the eviction queue (for tests of boundedness).
+    pub fn queue_len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Identity;
+
+    fn tok(user: &str, exp: u64) -> VerifiedToken {
+        VerifiedToken {
+            identity: Identity {
+                user: user.into(),
+                groups: vec![],
+                issuer: "t".into(),
+            },
+            expires_at: exp,
+            kid: None,
+        }
+    }
+
+    #[test]
+    fn hit_until_expiry_then_miss() {
+        let mut c = TokenCache::new(10);
+        let k = token_key(Source::Bearer, "abc");
+        c.insert(k, tok("a", 100));
+        assert_eq!(c.get(&k, 100).map(|t| t.identity.user), Some("a".into()));
+        assert_eq!(c.get(&k, 101), None);
+        assert!(c.is_empty(), "expired entries are dropped");
+    }
+
+    #[test]
+    fn source_is_part_of_the_key() {
+        assert_ne!(token_key(Source::Alb, "x"), token_key(Source::Bearer, "x"));
+        assert_ne!(token_key(Source::Alb, "x"), token_key(Source::Alb, "y"));
+    }
+
+    #[test]
+    fn bounded_with_oldest_evicted_first() {
+        let mut c = TokenCache::new(3);
+        let keys: Vec<_> = (0..5)
+            .map(|i| token_key(Source::Bearer, &i.to_string()))
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            c.insert(*k, tok(&i.to_string(), 1000));
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.get(&keys[0], 0).is_none());
+        assert!(c.get(&keys[1], 0).is_none());
+        assert!(c.get(&keys[4], 0).is_some());
+    }
+
+    #[test]
+    fn queue_stays_bounded_when_entries_expire() {
+        let mut c = TokenCache::new(4);
+        for i in 0..10_000u64 {
+            let k = token_key(Source::Bearer, &(i % 2).to_string());
+            c.insert(k, tok("a", i));
+            let _ = c.get(&k, i + 1); // expired: dropped
+        }
+        assert!(c.queue_len() <= 8, "queue grew to {}", c.queue_len());
+        assert!(c.len() <= 4);
+    }
+}

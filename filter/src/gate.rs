@@ -1,0 +1,315 @@
+//! The request path of the filter, written against a [`Host`] trait: the proxy-wasm glue
+//! implements it with host calls, tests implement it with a recording mock. Everything the
+//! filter does to a request happens here, in this order:
+//!
+//! 1. strip inbound identity headers and every `x-amzn-oidc-*` header;
+//! 2. normalize the path (and forward the normalized form) and find the route;
+//! 3. public routes continue without identity;
+//! 4. verify the ALB header and/or bearer token (through the verified-token cache);
+//! 5. decide; on allow set the identity headers, on deny answer 400/401/403/503 with a JSON body.
+
+use crate::cache::{token_key, TokenCache};
+use crate::engine::{Decision, Engine, Verdict};
+use crate::reason::DenyReason;
+use crate::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
+
+/// Header names used when no table is loaded.
+pub const DEFAULT_USER_HEADER: &str = "kubeflow-userid";
+/// Header names used when no table is loaded.
+pub const DEFAULT_GROUPS_HEADER: &str = "kubeflow-groups";
+/// The ALB's signed identity header.
+pub const ALB_HEADER: &str = "x-amzn-oidc-data";
+/// Every ALB header starts with this.
+pub const ALB_PREFIX: &str = "x-amzn-oidc-";
+
+/// Log levels the filter uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Routine events (denials).
+    Info,
+    /// Something an operator should look at.
+    Warn,
+}
+
+/// What the request path needs from the proxy.
+pub trait Host {
+    /// Every request header (names lower-case, pseudo-headers included), values as bytes.
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// Removes every value of a request header.
+    fn remove_request_header(&mut self, name: &str);
+    /// Sets (replaces) a request header.
+    fn set_request_header(&mut self, name: &str, value: &str);
+    /// Answers the request locally.
+    fn respond(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]);
+    /// Unix time, seconds.
+    fn now(&self) -> u64;
+    /// Writes a log line.
+    fn log(&mut self, level: Level, message: &str);
+    /// Adds one to a counter.
+    fn count(&mut self, metric: &str);
+}
+
+/// What happened to the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed upstream (with identity headers set, when it had an identity).
+    Continue,
+    /// Answered locally with this status.
+    Denied(DenyReason),
+}
+
+/// Runs the request path for one request.
+pub fn on_request<H: Host>(
+    engine: Option<&Engine>,
+    cache: &mut TokenCache,
+    host: &mut H,
+) -> Outcome {
+    let headers = host.request_headers();
+    let (user_header, groups_header) = match engine {
+        Some(e) => (
+            e.gateway().user_header.as_str(),
+            e.gateway().groups_header.as_str(),
+        ),
+        None => (DEFAULT_USER_HEADER, DEFAULT_GROUPS_HEADER),
+    };
+    // INVARIANT: identity headers from the client never reach an upstream. They are removed on
+    // every request, public or not, before anything else can return early.
+    let mut stripped: Vec<&str> = vec![user_header, groups_header];
+    for (name, _) in &headers {
+        if name.starts_with(ALB_PREFIX) && !stripped.contains(&name.as_str()) {
+            stripped.push(name);
+        }
+    }
+    for name in &stripped {
+        host.remove_request_header(name);
+    }
+
+    let Some(engine) = engine else {
+        // INVARIANT: with no table every request is refused (fail closed).
+        return deny(host, None, DenyReason::NoTable, &Context::default());
+    };
+    let value = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_slice())
+    };
+    let method = value(":method")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("");
+    let Some(raw_path) = value(":path").and_then(|v| std::str::from_utf8(v).ok()) else {
+        return deny(host, Some(engine), DenyReason::BadPath, &Context::default());
+    };
+    let pre = match engine.preflight(method, raw_path) {
+        Ok(p) => p,
+        Err(r) => return deny(host, Some(engine), r, &Context::default()),
+    };
+    let forward = pre.path.forward_path();
+    if forward != raw_path {
+        // What was judged is what is served: the upstream gets the normalized path.
+        host.set_request_header(":path", &forward);
+    }
+    let mut ctx = Context {
+        path: Some(pre.path.path.clone()),
+        ..Context::default()
+    };
+    if pre.is_public() {
+        host.count("gatehouse.allowed.public");
+        return Outcome::Continue;
+    }
+
+    let verified = match verify(engine, cache, host, &headers) {
+        Ok(Some(v)) => v,
+        Ok(None) => return deny(host, Some(engine), DenyReason::NoIdentity, &ctx),
+        Err(f) => {
+            ctx.issuer = f.issuer.clone();
+            ctx.kid = f.kid.clone();
+            ctx.detail = Some(f.detail.clone());
+            if let Some(i) = &f.issuer {
+                host.count(&format!("gatehouse.verify_failed.{}", metric_name(i)));
+            }
+            return deny(host, Some(engine), f.reason, &ctx);
+        }
+    };
+    ctx.issuer = Some(verified.identity.issuer.clone());
+    ctx.kid = verified.kid.clone();
+    let decision = engine.authorize(&pre, &verified.identity);
+    ctx.fill(&decision);
+    match decision.verdict {
+        Verdict::Allow => {
+            for (name, value) in &decision.headers {
+                host.set_request_header(name, value);
+            }
+            if let Some(reason) = decision.audited {
+                host.count(&format!("gatehouse.audited.{}", reason.code()));
+                host.log(Level::Info, &ctx.log_line("audit", reason, Some(engine)));
+            } else {
+                host.count("gatehouse.allowed");
+            }
+            Outcome::Continue
+        }
+        Verdict::Deny(reason) => deny(host, Some(engine), reason, &ctx),
+    }
+}
+
+/// Reads the credentials and verifies them through the cache.
+fn verify<H: Host>(
+    engine: &Engine,
+    cache: &mut TokenCache,
+    host: &mut H,
+    headers: &[(String, Vec<u8>)],
+) -> Result<Option<VerifiedToken>, TokenFailure> {
+    let mut creds = Credentials::default();
+    for (name, value) in headers {
+        let is_alb = name == ALB_HEADER;
+        if !is_alb && name != "authorization" {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(value) else {
+            return Err(TokenFailure {
+                reason: if is_alb {
+                    DenyReason::TokenMalformed
+                } else {
+                    DenyReason::BadAuthorizationHeader
+                },
+                issuer: None,
+                kid: None,
+                detail: format!("`{name}` is not UTF-8"),
+            });
+        };
+        if is_alb {
+            creds.alb.push(text);
+        } else {
+            creds.authorization.push(text);
+        }
+    }
+    let now = host.now();
+    let leeway = engine.gateway().leeway_seconds;
+    let mut used_alb: Option<String> = None;
+    let result = identify(&creds, engine.gateway().precedence, |source, token| {
+        let key = token_key(source, token);
+        if let Some(hit) = cache.get(&key, now) {
+            host.count("gatehouse.token_cache.hit");
+            if source == Source::Alb {
+                used_alb = Some(token.to_string());
+            }
+            return Ok(hit);
+        }
+        host.count("gatehouse.token_cache.miss");
+        let verified = match source {
+            Source::Alb => engine.verifiers().verify_alb(token, now, leeway),
+            Source::Bearer => engine.verifiers().verify_bearer(token, now, leeway),
+        }?;
+        if source == Source::Alb {
+            used_alb = Some(token.to_string());
+        }
+        cache.insert(key, verified.clone());
+        Ok(verified)
+    });
+    if let (Ok(Some(_)), Some(alb)) = (&result, used_alb) {
+        // The ALB header verified: pass it on for upstreams that read it.
+        host.set_request_header(ALB_HEADER, &alb);
+    }
+    result
+}
+
+/// What a denial log line tells.
+#[derive(Debug, Default)]
+struct Context {
+    path: Option<String>,
+    issuer: Option<String>,
+    kid: Option<String>,
+    detail: Option<String>,
+    route: Option<String>,
+    namespace: Option<String>,
+    action: Option<String>,
+}
+
+impl Context {
+    fn fill(&mut self, d: &Decision) {
+        if let Some(t) = &d.target {
+            self.namespace = t.namespace.clone();
+            self.route = Some(t.route.to_string());
+        }
+        self.action = d.action.clone();
+    }
+
+    /// One JSON line; it never holds a token (only issuer names, kids and the path without
+    /// its query).
+    fn log_line(&self, event: &str, reason: DenyReason, engine: Option<&Engine>) -> String {
+        let route = self.route.as_ref().and_then(|i| {
+            let idx: usize = i.parse().ok()?;
+            engine?.table.routes.get(idx).map(|r| r.path.clone())
+        });
+        let line = serde_json::json!({
+            "gatehouse": event,
+            "reason": reason.code(),
+            "status": reason.status(),
+            "path": self.path,
+            "route": route,
+            "namespace": self.namespace,
+            "action": self.action,
+            "issuer": self.issuer,
+            "kid": self.kid,
+            "detail": self.detail,
+        });
+        line.to_string()
+    }
+}
+
+fn deny<H: Host>(
+    host: &mut H,
+    engine: Option<&Engine>,
+    reason: DenyReason,
+    ctx: &Context,
+) -> Outcome {
+    host.count(&format!("gatehouse.denied.{}", reason.code()));
+    host.log(Level::Info, &ctx.log_line("deny", reason, engine));
+    let status = reason.status();
+    let body = format!(
+        "{{\"error\":\"{}\",\"reason\":\"{}\"}}\n",
+        status_text(status),
+        reason.code()
+    );
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ];
+    let challenge;
+    if status == 401 {
+        // RFC 6750 §3: no error code when no credentials were sent.
+        challenge = if reason == DenyReason::NoIdentity {
+            "Bearer realm=\"gatehouse\"".to_string()
+        } else {
+            format!(
+                "Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"{}\"",
+                reason.code()
+            )
+        };
+        headers.push(("www-authenticate", challenge.as_str()));
+    }
+    host.respond(status, &headers, body.as_bytes());
+    Outcome::Denied(reason)
+}
+
+fn status_text(status: u32) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        _ => "unavailable",
+    }
+}
+
+/// Makes an issuer name safe inside a metric name.
+fn metric_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! Test helpers shared by the filter's integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use gatehouse_filter::gate::{Host, Level};
+
+/// A host that records what the filter does.
+pub struct MockHost {
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub response: Option<(u32, Vec<(String, String)>, String)>,
+    pub logs: Vec<String>,
+    pub counters: Vec<String>,
+    pub now: u64,
+}
+
+impl MockHost {
+    pub fn new(headers: &[(&str, &str)]) -> MockHost {
+        MockHost {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            response: None,
+            logs: vec![],
+            counters: vec![],
+            now: 1_800_000_000,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+impl Host for MockHost {
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.headers.clone()
+    }
+    fn remove_request_header(&mut self, name: &str) {
+        self.headers.retain(|(k, _)| k != name);
+    }
+    fn set_request_header(&mut self, name: &str, value: &str) {
+        self.remove_request_header(name);
+        self.headers.push((name.into(), value.as_bytes().to_vec()));
+    }
+    fn respond(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) {
+        self.response = Some((
+            status,
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            String::from_utf8_lossy(body).into_owned(),
+        ));
+    }
+    fn now(&self) -> u64 {
+        self.now
+    }
+    fn log(&mut self, _level: Level, message: &str) {
+        self.logs.push(message.to_string());
+    }
+    fn count(&mut self, metric: &str) {
+        self.counters.push(metric.to_string());
+    }
+}
+
+/// A minimal table: public `/dex/**`, a notebook route, everything else authenticated.
+pub fn engine_json() -> String {
+    serde_json::json!({
+        "format_version": 1,
+        "gateway": {
+            "user_header": "kubeflow-userid",
+            "groups_header": "kubeflow-groups",
+            "user_prefix": "",
+            "groups_separator": ",",
+            "leeway_seconds": 30,
+            "precedence": "alb_first",
+            "audit": {"all": false, "namespaces": []},
+            "token_cache_size": 16
+        },
+        "actions": ["connect"],
+        "roles": {"edit": ["connect"]},
+        "issuers": [],
+        "routes": [
+            {"methods": [], "path": "/dex/**", "namespace_query": null, "namespace": null, "api": null, "access": "public", "source": "t"},
+            {"methods": [], "path": "/**", "namespace_query": null, "namespace": null, "api": null, "access": "authenticated", "source": "t"},
+            {"methods": [], "path": "/notebook/{namespace}/{api}/**", "namespace_query": null, "namespace": null, "api": null, "access": {"action": "connect"}, "source": "t"}
+        ],
+        "grants": {"team-a": {"user:alice@example.com": [{"role": "edit", "apis": null, "source": "t"}]}},
+        "namespaces": ["team-a"]
+    })
+    .to_string()
+}

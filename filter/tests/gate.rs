@@ -1,0 +1,122 @@
+//! The filter's request path through a recording mock host: header stripping, fail-closed,
+//! path rewriting and deny responses. Token cases live in `gate_tokens.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{engine_json, MockHost};
+use gatehouse_filter::cache::TokenCache;
+use gatehouse_filter::gate::{on_request, Outcome};
+use gatehouse_filter::{DenyReason, Engine};
+
+fn run(engine: Option<&Engine>, headers: &[(&str, &str)]) -> (Outcome, MockHost) {
+    let mut host = MockHost::new(headers);
+    let mut cache = TokenCache::new(16);
+    let out = on_request(engine, &mut cache, &mut host);
+    (out, host)
+}
+
+#[test]
+fn spoofed_identity_headers_are_removed_even_on_public_paths() {
+    let e = Engine::from_json(engine_json().as_bytes()).unwrap();
+    let (out, host) = run(
+        Some(&e),
+        &[
+            (":method", "GET"),
+            (":path", "/dex/auth"),
+            ("kubeflow-userid", "admin@example.com"),
+            ("kubeflow-groups", "admins"),
+            ("x-amzn-oidc-identity", "someone"),
+            ("x-amzn-oidc-accesstoken", "abc"),
+        ],
+    );
+    assert_eq!(out, Outcome::Continue);
+    for h in [
+        "kubeflow-userid",
+        "kubeflow-groups",
+        "x-amzn-oidc-identity",
+        "x-amzn-oidc-accesstoken",
+    ] {
+        assert!(host.header(h).is_none(), "{h} survived");
+    }
+}
+
+#[test]
+fn no_table_denies_everything_and_still_strips() {
+    let (out, host) = run(
+        None,
+        &[
+            (":method", "GET"),
+            (":path", "/dex/auth"),
+            ("kubeflow-userid", "x"),
+        ],
+    );
+    assert_eq!(out, Outcome::Denied(DenyReason::NoTable));
+    assert_eq!(host.response.as_ref().unwrap().0, 503);
+    assert!(host.header("kubeflow-userid").is_none());
+}
+
+#[test]
+fn missing_token_gets_401_with_a_bare_challenge() {
+    let e = Engine::from_json(engine_json().as_bytes()).unwrap();
+    let (out, host) = run(
+        Some(&e),
+        &[
+            (":method", "GET"),
+            (":path", "/notebook/team-a/nb/"),
+            ("kubeflow-userid", "alice@example.com"),
+        ],
+    );
+    assert_eq!(out, Outcome::Denied(DenyReason::NoIdentity));
+    let (status, headers, body) = host.response.clone().unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(
+        headers
+            .iter()
+            .find(|(k, _)| k == "www-authenticate")
+            .unwrap()
+            .1,
+        "Bearer realm=\"gatehouse\""
+    );
+    assert_eq!(
+        body,
+        "{\"error\":\"unauthorized\",\"reason\":\"no_identity\"}\n"
+    );
+    assert!(host
+        .counters
+        .contains(&"gatehouse.denied.no_identity".to_string()));
+    assert!(host
+        .logs
+        .iter()
+        .any(|l| l.contains("\"reason\":\"no_identity\"")));
+}
+
+#[test]
+fn bad_paths_get_400_and_normalized_paths_are_forwarded() {
+    let e = Engine::from_json(engine_json().as_bytes()).unwrap();
+    let (out, host) = run(
+        Some(&e),
+        &[(":method", "GET"), (":path", "/notebook/a%2f..%2fb/x")],
+    );
+    assert_eq!(out, Outcome::Denied(DenyReason::BadPath));
+    assert_eq!(host.response.unwrap().0, 400);
+    let (out, host) = run(
+        Some(&e),
+        &[(":method", "GET"), (":path", "//dex/./x/../auth?a=b")],
+    );
+    assert_eq!(out, Outcome::Continue);
+    assert_eq!(host.header(":path").as_deref(), Some("/dex/auth?a=b"));
+    let (out, _) = run(Some(&e), &[(":method", "GET")]);
+    assert_eq!(out, Outcome::Denied(DenyReason::BadPath));
+}
+
+#[test]
+fn non_utf8_authorization_is_refused_not_panicked_on() {
+    let e = Engine::from_json(engine_json().as_bytes()).unwrap();
+    let mut host = MockHost::new(&[(":method", "GET"), (":path", "/")]);
+    host.headers
+        .push(("authorization".into(), b"Bearer \xff\xfe".to_vec()));
+    let out = on_request(Some(&e), &mut TokenCache::new(4), &mut host);
+    assert_eq!(out, Outcome::Denied(DenyReason::BadAuthorizationHeader));
+    assert_eq!(host.response.unwrap().0, 401);
+}
