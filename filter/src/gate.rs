@@ -313,3 +313,68 @@ fn metric_name(s: &str) -> String {
         })
         .collect()
 }
+
+/// The filter's state on one worker: the table in force and the verified-token cache. Lives on
+/// the proxy-wasm root context; the HTTP contexts borrow it per request.
+pub struct Filter {
+    engine: Option<Engine>,
+    cache: TokenCache,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            engine: None,
+            cache: TokenCache::new(1),
+        }
+    }
+}
+
+impl Filter {
+    /// Loads a new table from the plugin configuration. On error the table in force (if any)
+    /// stays, and the error says so; the caller logs it and tells the proxy the configuration
+    /// was refused.
+    pub fn configure(&mut self, config: Option<&[u8]>) -> Result<String, String> {
+        let kept = || {
+            if self.engine.is_some() {
+                "the last good table stays in force"
+            } else {
+                "no table is loaded: every request is denied"
+            }
+        };
+        let Some(bytes) = config.filter(|b| !b.is_empty()) else {
+            return Err(format!("gatehouse: no plugin configuration; {}", kept()));
+        };
+        match Engine::from_json(bytes) {
+            Ok(engine) => {
+                let msg = format!(
+                    "gatehouse: table loaded: {} routes, {} issuers, {} namespaces, token cache {}",
+                    engine.table.routes.len(),
+                    engine.table.issuers.len(),
+                    engine.table.namespaces.len(),
+                    engine.gateway().token_cache_size
+                );
+                // Keys or issuers may have changed: earlier verifications no longer count.
+                self.cache = TokenCache::new(engine.gateway().token_cache_size);
+                self.engine = Some(engine);
+                Ok(msg)
+            }
+            Err(e) => Err(format!("gatehouse: table refused: {e}; {}", kept())),
+        }
+    }
+
+    /// The table in force.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// Runs the request path.
+    pub fn on_request<H: Host>(&mut self, host: &mut H) -> Outcome {
+        on_request(self.engine.as_ref(), &mut self.cache, host)
+    }
+
+    /// Tokens held in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+}

@@ -9,11 +9,9 @@ use std::time::UNIX_EPOCH;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
-use crate::cache::TokenCache;
-use crate::engine::Engine;
-use crate::gate::{on_request, Host, Level};
+use crate::gate::{Filter, Host, Level, Outcome};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -26,8 +24,7 @@ proxy_wasm::main! {{
 /// State shared by every request of one worker's VM.
 #[derive(Default)]
 struct Shared {
-    engine: Option<Rc<Engine>>,
-    cache: Option<TokenCache>,
+    filter: Filter,
     metrics: HashMap<String, u32>,
 }
 
@@ -40,53 +37,19 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let config = match hostcalls::get_buffer(
-            proxy_wasm::types::BufferType::PluginConfiguration,
-            0,
-            usize::MAX,
-        ) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                log(Level::Warn, "gatehouse: no plugin configuration: every request is denied until a table is loaded");
-                return false;
-            }
-            Err(e) => {
-                log(
-                    Level::Warn,
-                    &format!("gatehouse: cannot read plugin configuration: {e:?}"),
-                );
-                return false;
-            }
+        let config = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten();
+        let Ok(mut shared) = self.shared.try_borrow_mut() else {
+            return false;
         };
-        match Engine::from_json(&config) {
-            Ok(engine) => {
-                let mut shared = self.shared.borrow_mut();
-                let capacity = engine.gateway().token_cache_size;
-                log(
-                    Level::Info,
-                    &format!(
-                        "gatehouse: table loaded: {} routes, {} issuers, {} namespaces, token cache {}",
-                        engine.table.routes.len(),
-                        engine.table.issuers.len(),
-                        engine.table.namespaces.len(),
-                        capacity
-                    ),
-                );
-                // Keys or issuers may have changed: earlier verifications no longer count.
-                shared.cache = Some(TokenCache::new(capacity));
-                shared.engine = Some(Rc::new(engine));
+        match shared.filter.configure(config.as_deref()) {
+            Ok(msg) => {
+                log(Level::Info, &msg);
                 true
             }
-            Err(e) => {
-                let kept = if self.shared.borrow().engine.is_some() {
-                    "the last good table stays in force"
-                } else {
-                    "no table is loaded: every request is denied"
-                };
-                log(
-                    Level::Warn,
-                    &format!("gatehouse: table refused: {e}; {kept}"),
-                );
+            Err(msg) => {
+                log(Level::Warn, &msg);
                 false
             }
         }
@@ -117,24 +80,11 @@ impl HttpContext for Request {
                 hostcalls::send_http_response(503, vec![], Some(b"{\"reason\":\"no_table\"}\n"));
             return Action::Pause;
         };
-        let Shared {
-            engine,
-            cache,
-            metrics,
-        } = &mut *shared;
-        let engine = engine.clone();
-        let mut fallback;
-        let cache = match cache {
-            Some(c) => c,
-            None => {
-                fallback = TokenCache::new(1);
-                &mut fallback
-            }
-        };
+        let Shared { filter, metrics } = &mut *shared;
         let mut host = ProxyHost { metrics };
-        match on_request(engine.as_deref(), cache, &mut host) {
-            crate::gate::Outcome::Continue => Action::Continue,
-            crate::gate::Outcome::Denied(_) => Action::Pause,
+        match filter.on_request(&mut host) {
+            Outcome::Continue => Action::Continue,
+            Outcome::Denied(_) => Action::Pause,
         }
     }
 }

