@@ -1,1 +1,5 @@
-fn main() {}
+//! The `gatehouse` binary: see [`gatehouse::cli`].
+
+fn main() -> std::process::ExitCode {
+    gatehouse::cli::run()
+}

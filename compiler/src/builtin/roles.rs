@@ -1,0 +1,37 @@
+//! Built-in actions and roles (Kubeflow's and Cortex's).
+
+/// Actions every table knows.
+pub const ACTIONS: &[&str] = &[
+    "get", "list", "create", "update", "delete", "connect", "manage", "deploy", "logs", "predict",
+];
+
+const KF_VIEW: &[&str] = &["get", "list", "logs"];
+const KF_EDIT: &[&str] = &[
+    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict",
+];
+const KF_ADMIN: &[&str] = &[
+    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict", "manage",
+];
+const READ_ONLY: &[&str] = &["get", "list", "logs"];
+const DEVELOPER: &[&str] = &["get", "list", "logs", "deploy", "delete", "predict"];
+const ADMIN: &[&str] = &[
+    "get", "list", "logs", "deploy", "delete", "predict", "manage",
+];
+
+/// Built-in roles: name → actions. They cannot be redeclared.
+pub const ROLES: &[(&str, &[&str])] = &[
+    ("kubeflow-view", KF_VIEW),
+    ("kubeflow-edit", KF_EDIT),
+    ("kubeflow-admin", KF_ADMIN),
+    ("read_only", READ_ONLY),
+    ("developer", DEVELOPER),
+    ("admin", ADMIN),
+];
+
+/// Kubeflow's ClusterRoles that KFAM binds, with the short name KFAM writes in the `role`
+/// annotation.
+pub const KUBEFLOW_CLUSTER_ROLES: &[(&str, &str)] = &[
+    ("kubeflow-admin", "admin"),
+    ("kubeflow-edit", "edit"),
+    ("kubeflow-view", "view"),
+];

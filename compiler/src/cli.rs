@@ -1,0 +1,126 @@
+//! The `gatehouse` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::compile::validate::parse_time;
+use crate::diagnostic::{render_human, render_json, Diagnostic};
+use crate::{compile_dir, table_json, CompileOptions};
+
+/// Exit code: success (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the policy (or the command line) is invalid.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: the tool failed (I/O error writing output, a bug).
+pub const EXIT_FAILURE: u8 = 2;
+
+/// Gatehouse: gateway authorization for multi-tenant ML platforms.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile a policy directory into the filter's ACL table (JSON).
+    Compile(CompileArgs),
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    /// Rendered for people, with the source line.
+    Human,
+    /// A JSON array of `{severity, code, message, file, line, column, hint}`.
+    Json,
+}
+
+/// Arguments of `gatehouse compile`.
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    /// The policy directory.
+    pub dir: PathBuf,
+    /// Write the table here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// How to print errors and warnings (on standard error).
+    #[arg(long, value_enum, default_value = "human")]
+    pub error_format: ErrorFormat,
+    /// "Now" for key expiry checks, as RFC 3339 (default: the system time).
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+fn print_diags(diags: &[Diagnostic], format: ErrorFormat) {
+    if diags.is_empty() && format == ErrorFormat::Human {
+        return;
+    }
+    let text = match format {
+        ErrorFormat::Human => render_human(diags),
+        ErrorFormat::Json => render_json(diags),
+    };
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// Runs `gatehouse compile`.
+pub fn compile(args: &CompileArgs) -> ExitCode {
+    let mut options = CompileOptions::default();
+    if let Some(now) = &args.now {
+        match parse_time(now) {
+            Ok(t) => options.now = t,
+            Err((m, _)) => {
+                eprintln!("error: --now: {m}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    let compiled = match compile_dir(&args.dir, &options) {
+        Ok(c) => c,
+        Err(diags) => {
+            print_diags(&diags, args.error_format);
+            let internal = diags.iter().any(|d| d.code == "internal");
+            return ExitCode::from(if internal { EXIT_FAILURE } else { EXIT_INVALID });
+        }
+    };
+    print_diags(&compiled.warnings, args.error_format);
+    let json = table_json(&compiled.table);
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, json)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        None => std::io::stdout()
+            .write_all(json.as_bytes())
+            .map_err(|e| format!("cannot write the table: {e}")),
+    };
+    match written {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    match &cli.command {
+        Command::Compile(args) => compile(args),
+    }
+}

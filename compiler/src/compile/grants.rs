@@ -1,0 +1,406 @@
+//! Grants: Profile owners (and their namespaces' ServiceAccounts), KFAM RoleBindings, and
+//! `Binding` objects → namespace → subject → grants.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gatehouse_filter::path::is_namespace_name;
+use gatehouse_filter::table::GrantSpec;
+use k8s_openapi::api::rbac::v1::Subject;
+
+use super::gateway::Gateway;
+use super::namespaces::Namespaces;
+use super::roles::Roles;
+use super::validate::check_email;
+use super::{ByKind, Ctx, Seen};
+use crate::builtin::roles::KUBEFLOW_CLUSTER_ROLES;
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::model::binding::SubjectKind;
+use crate::path;
+use crate::yaml::{Document, Step};
+
+type Grants = BTreeMap<String, BTreeMap<String, BTreeSet<GrantSpec>>>;
+
+const SA_PREFIX: &str = "system:serviceaccount:";
+
+fn add(grants: &mut Grants, ns: &str, subject: String, grant: GrantSpec) {
+    grants
+        .entry(ns.to_string())
+        .or_default()
+        .entry(subject)
+        .or_default()
+        .insert(grant);
+}
+
+/// Checks a user name: an email where it holds `@`, never a ServiceAccount in disguise.
+fn check_user(name: &str, doc: &Document, at: &[Step]) -> Result<(), Diagnostic> {
+    if name.is_empty() {
+        return Err(doc.error("invalid-value", at, "a subject's name must not be empty"));
+    }
+    if let Some(rest) = name.strip_prefix(SA_PREFIX) {
+        let hint = match rest.split_once(':') {
+            Some((ns, sa)) => {
+                format!("write `kind: ServiceAccount`, `name: {sa}`, `namespace: {ns}` instead")
+            }
+            None => "write it as `kind: ServiceAccount` with `name` and `namespace`".into(),
+        };
+        return Err(doc
+            .error(
+                "invalid-subject",
+                at,
+                format!("user `{name}` names a ServiceAccount"),
+            )
+            .with_hint(hint));
+    }
+    if name.contains('@') {
+        check_email(name).map_err(|(m, h)| doc.error("invalid-email", at, m).with_hint_opt(h))?;
+    }
+    Ok(())
+}
+
+fn undeclared(
+    ns: &str,
+    namespaces: &Namespaces,
+    doc: &Document,
+    at: &[Step],
+) -> Option<Diagnostic> {
+    (!namespaces.contains_key(ns)).then(|| {
+        doc.warning(
+            "undeclared-namespace",
+            at,
+            format!("binding to namespace `{ns}`, which no Profile or Namespace declares"),
+        )
+        .with_hint("add a Profile or a `Namespace` for it, or fix the name")
+    })
+}
+
+pub(crate) fn compile(
+    objects: &ByKind,
+    gw: &Gateway,
+    namespaces: &Namespaces,
+    roles: &Roles,
+    ctx: &mut Ctx<'_>,
+) -> BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> {
+    let mut grants = Grants::new();
+    profiles(objects, gw, &mut grants, ctx);
+    role_bindings(objects, namespaces, &mut grants, ctx);
+    bindings(objects, namespaces, roles, &mut grants, ctx);
+    grants
+        .into_iter()
+        .map(|(ns, subjects)| {
+            let subjects = subjects
+                .into_iter()
+                .map(|(s, g)| (s, g.into_iter().collect()))
+                .collect();
+            (ns, subjects)
+        })
+        .collect()
+}
+
+fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'_>) {
+    for p in &objects.profiles {
+        let Some(ns) = p.value.metadata.name.as_deref() else {
+            continue;
+        };
+        let source = format!("{} (Profile {ns})", p.doc.source_at(path![]));
+        let owner = &p.value.spec.owner;
+        let at = path!["spec", "owner", "name"];
+        let subject = match owner.kind.as_str() {
+            "User" => ctx
+                .ok(check_user(&owner.name, &p.doc, at))
+                .map(|()| format!("user:{}", owner.name)),
+            "Group" if !owner.name.is_empty() => Some(format!("group:{}", owner.name)),
+            "Group" => {
+                ctx.report(
+                    p.doc
+                        .error("invalid-value", at, "a subject's name must not be empty"),
+                );
+                None
+            }
+            other => {
+                ctx.report(
+                    p.doc
+                        .error(
+                            "invalid-value",
+                            path!["spec", "owner", "kind"],
+                            format!("a Profile owner's kind is `User` or `Group`, not `{other}`"),
+                        )
+                        .with_hint_opt(did_you_mean(other, ["User", "Group"])),
+                );
+                None
+            }
+        };
+        if let Some(subject) = subject {
+            let g = GrantSpec {
+                role: "kubeflow-admin".into(),
+                apis: None,
+                source: source.clone(),
+            };
+            add(grants, ns, subject, g);
+        }
+        if gw.profile_service_accounts {
+            for (sa, role) in [
+                ("default-editor", "kubeflow-edit"),
+                ("default-viewer", "kubeflow-view"),
+            ] {
+                let g = GrantSpec {
+                    role: role.into(),
+                    apis: None,
+                    source: source.clone(),
+                };
+                add(grants, ns, format!("user:{SA_PREFIX}{ns}:{sa}"), g);
+            }
+        }
+    }
+}
+
+/// A Kubernetes RBAC subject → table subject.
+fn rbac_subject(
+    s: &Subject,
+    binding_ns: &str,
+    doc: &Document,
+    at: &[Step],
+) -> Result<String, Diagnostic> {
+    match s.kind.as_str() {
+        "User" => check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name)),
+        "Group" => Ok(format!("group:{}", s.name)),
+        "ServiceAccount" => {
+            let ns = s.namespace.as_deref().unwrap_or(binding_ns);
+            Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
+        }
+        other => Err(doc
+            .error(
+                "invalid-value",
+                at,
+                format!("unknown subject kind `{other}`"),
+            )
+            .with_hint_opt(did_you_mean(other, ["User", "Group", "ServiceAccount"]))),
+    }
+}
+
+fn role_bindings(
+    objects: &ByKind,
+    namespaces: &Namespaces,
+    grants: &mut Grants,
+    ctx: &mut Ctx<'_>,
+) {
+    let mut seen = Seen::new();
+    for rb in &objects.role_bindings {
+        let (doc, b) = (&rb.doc, &rb.value);
+        let name = b.metadata.name.clone().unwrap_or_default();
+        let Some(ns) = b.metadata.namespace.clone() else {
+            ctx.report(doc.error(
+                "missing-field",
+                path!["metadata"],
+                "missing field `namespace`: a RoleBinding grants in its own namespace",
+            ));
+            continue;
+        };
+        let dup = seen.declare(
+            &format!("{ns}/{name}"),
+            &format!("RoleBinding `{ns}/{name}`"),
+            doc,
+            doc.span(path!["metadata", "name"]),
+        );
+        if ctx.ok(dup).is_none() {
+            continue;
+        }
+        let role_ref = &b.role_ref;
+        let Some((_, short)) = KUBEFLOW_CLUSTER_ROLES
+            .iter()
+            .find(|(r, _)| role_ref.kind == "ClusterRole" && *r == role_ref.name)
+        else {
+            ctx.report(
+                doc.warning(
+                    "ignored",
+                    path!["roleRef", "name"],
+                    format!(
+                        "ignored: not a Kubeflow role (roleRef {} `{}`)",
+                        role_ref.kind, role_ref.name
+                    ),
+                )
+                .with_hint("Gatehouse reads RoleBindings to ClusterRoles `kubeflow-admin`, `kubeflow-edit`, `kubeflow-view`"),
+            );
+            continue;
+        };
+        let annotations = b.metadata.annotations.clone().unwrap_or_default();
+        if let Some(a) = annotations.get("role") {
+            if a != short && a != &role_ref.name {
+                ctx.report(
+                    doc.error(
+                        "conflicting-declaration",
+                        path!["metadata", "annotations", "role"],
+                        format!(
+                            "annotation role `{a}` conflicts with roleRef `{}`",
+                            role_ref.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "KFAM writes `role: {short}` for roleRef `{}`: make them agree",
+                        role_ref.name
+                    )),
+                );
+                continue;
+            }
+        }
+        if !is_namespace_name(&ns) {
+            ctx.report(doc.error(
+                "invalid-namespace",
+                path!["metadata", "namespace"],
+                format!("`{ns}` is not a valid namespace name"),
+            ));
+            continue;
+        }
+        ctx.diags.extend(undeclared(
+            &ns,
+            namespaces,
+            doc,
+            path!["metadata", "namespace"],
+        ));
+        let source = format!("{} (RoleBinding {name})", doc.source_at(path![]));
+        for (i, s) in b.subjects.iter().flatten().enumerate() {
+            let at = path!["subjects", i, "name"];
+            if let Some(subject) = ctx.ok(rbac_subject(s, &ns, doc, at)) {
+                let g = GrantSpec {
+                    role: role_ref.name.clone(),
+                    apis: None,
+                    source: source.clone(),
+                };
+                add(grants, &ns, subject, g);
+            }
+        }
+    }
+}
+
+fn bindings(
+    objects: &ByKind,
+    namespaces: &Namespaces,
+    roles: &Roles,
+    grants: &mut Grants,
+    ctx: &mut Ctx<'_>,
+) {
+    let mut seen = Seen::new();
+    for b in &objects.bindings {
+        let doc = &b.doc;
+        let name = &b.value.metadata.name;
+        let dup = seen.declare(
+            name,
+            &format!("Binding `{name}`"),
+            doc,
+            doc.span(path!["metadata", "name"]),
+        );
+        if ctx.ok(dup).is_none() {
+            continue;
+        }
+        let Some(spec) = ctx.ok(b.spec()) else {
+            continue;
+        };
+        let before = ctx.diags.len();
+        if !roles.contains_key(&spec.role) {
+            ctx.report(
+                doc.error(
+                    "unknown-role",
+                    path!["spec", "role"],
+                    format!("unknown role `{}`", spec.role),
+                )
+                .with_hint_opt(did_you_mean(&spec.role, roles.keys().map(String::as_str))),
+            );
+        }
+        let mut subjects = Vec::new();
+        for (i, s) in spec.subjects.iter().enumerate() {
+            let at = path!["spec", "subjects", i, "name"];
+            let r = match (s.kind, &s.namespace) {
+                (SubjectKind::User, None) => {
+                    check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name))
+                }
+                (SubjectKind::Group, None) if !s.name.is_empty() => Ok(format!("group:{}", s.name)),
+                (SubjectKind::Group, None) => {
+                    Err(doc.error("invalid-value", at, "a subject's name must not be empty"))
+                }
+                (SubjectKind::ServiceAccount, Some(ns))
+                    if is_namespace_name(ns) && !s.name.is_empty() =>
+                {
+                    Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
+                }
+                (SubjectKind::ServiceAccount, Some(ns)) => Err(doc.error(
+                    "invalid-namespace",
+                    path!["spec", "subjects", i, "namespace"],
+                    format!("`{ns}` is not a valid namespace name"),
+                )),
+                (SubjectKind::ServiceAccount, None) => Err(doc
+                    .error(
+                        "missing-field",
+                        path!["spec", "subjects", i],
+                        "a ServiceAccount subject needs `namespace`",
+                    )
+                    .with_hint("name the ServiceAccount's own namespace")),
+                (_, Some(_)) => Err(doc
+                    .error(
+                        "invalid-value",
+                        path!["spec", "subjects", i, "namespace"],
+                        "only a ServiceAccount subject has a `namespace`",
+                    )
+                    .with_hint(
+                        "remove `namespace`; the binding's `namespaces` say where it grants",
+                    )),
+            };
+            subjects.extend(ctx.ok(r));
+        }
+        if spec.namespaces.is_empty() {
+            ctx.report(
+                doc.error(
+                    "invalid-value",
+                    path!["spec", "namespaces"],
+                    "`namespaces` must name at least one namespace",
+                )
+                .with_hint("use `[\"*\"]` for every namespace"),
+            );
+        }
+        for (i, ns) in spec.namespaces.iter().enumerate() {
+            let at = path!["spec", "namespaces", i];
+            if ns == "*" {
+                continue;
+            }
+            if !is_namespace_name(ns) {
+                ctx.report(doc.error(
+                    "invalid-namespace",
+                    at,
+                    format!("`{ns}` is not a valid namespace name"),
+                ));
+            } else {
+                ctx.diags.extend(undeclared(ns, namespaces, doc, at));
+            }
+        }
+        let apis = spec.apis.as_ref().map(|a| {
+            let mut a = a.clone();
+            a.sort();
+            a.dedup();
+            a
+        });
+        for (i, api) in spec.apis.iter().flatten().enumerate() {
+            if api.is_empty() || api.contains(['/', '?', '#']) || api == "*" {
+                ctx.report(
+                    doc.error(
+                        "invalid-value",
+                        path!["spec", "apis", i],
+                        format!("`{api}` is not an API name"),
+                    )
+                    .with_hint("leave `apis` out to grant every API"),
+                );
+            }
+        }
+        if ctx.diags[before..].iter().any(Diagnostic::is_error) {
+            continue;
+        }
+        let source = b.source();
+        for ns in &spec.namespaces {
+            for subject in &subjects {
+                let g = GrantSpec {
+                    role: spec.role.clone(),
+                    apis: apis.clone(),
+                    source: source.clone(),
+                };
+                add(grants, ns, subject.clone(), g);
+            }
+        }
+    }
+}

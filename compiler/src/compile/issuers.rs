@@ -1,0 +1,352 @@
+//! `Issuer` objects → [`IssuerSpec`]s with their keys read, converted and checked.
+
+use std::collections::BTreeSet;
+
+use gatehouse_filter::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec, PublicJwk};
+use gatehouse_filter::token::keys;
+
+use super::keys::{check_expiry, describe, fits, read};
+use super::validate::{check_alb_arn, check_issuer_url, check_region, parse_time, Problem};
+use super::{ByKind, Ctx, Seen};
+use crate::model::issuer::{AlbIn, JwtIn};
+use crate::path;
+use crate::yaml::{Document, Step};
+
+pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
+    let mut names = Seen::new();
+    let mut iss = Seen::new();
+    let mut out = Vec::new();
+    for i in &objects.issuers {
+        let name = &i.value.metadata.name;
+        let at = path!["metadata", "name"];
+        let dup = names.declare(name, &format!("Issuer `{name}`"), &i.doc, i.doc.span(at));
+        if ctx.ok(dup).is_none() {
+            continue;
+        }
+        let Some(spec) = ctx.ok(i.spec()) else {
+            continue;
+        };
+        let issuer = match (&spec.alb, &spec.jwt) {
+            (Some(alb), None) => alb_issuer(name, alb, &i.doc, ctx).map(IssuerSpec::Alb),
+            (None, Some(jwt)) => {
+                let at = path!["spec", "jwt", "issuer"];
+                let dup = iss.declare(
+                    &jwt.issuer,
+                    &format!("issuer `{}`", jwt.issuer),
+                    &i.doc,
+                    i.doc.span(at),
+                );
+                ctx.ok(dup);
+                jwt_issuer(name, jwt, &i.doc, ctx).map(IssuerSpec::Jwt)
+            }
+            _ => {
+                ctx.report(
+                    i.doc
+                        .error(
+                            "invalid-value",
+                            path!["spec"],
+                            "an Issuer's spec needs exactly one of `alb` and `jwt`",
+                        )
+                        .with_hint("use `alb:` for an AWS ALB, `jwt:` for a bearer-token issuer"),
+                );
+                None
+            }
+        };
+        out.extend(issuer);
+    }
+    out.sort_by(|a, b| issuer_name(a).cmp(issuer_name(b)));
+    out
+}
+
+fn issuer_name(i: &IssuerSpec) -> &str {
+    match i {
+        IssuerSpec::Alb(a) => &a.name,
+        IssuerSpec::Jwt(j) => &j.name,
+    }
+}
+
+fn report(ctx: &mut Ctx<'_>, doc: &Document, code: &'static str, at: &[Step], p: Problem) {
+    ctx.report(doc.error(code, at, p.0).with_hint_opt(p.1));
+}
+
+fn user_claim(claim: &Option<String>, doc: &Document, at: &[Step], ctx: &mut Ctx<'_>) -> String {
+    let c = claim.clone().unwrap_or_else(|| "email".into());
+    if c.is_empty() {
+        ctx.report(doc.error("invalid-value", at, "`userClaim` must not be empty"));
+    }
+    c
+}
+
+fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<AlbIssuerSpec> {
+    let before = ctx.diags.len();
+    let base = |f: &str| path!["spec", "alb", f].to_vec();
+    let region_ok = check_region(&alb.region)
+        .map_err(|p| report(ctx, doc, "invalid-region", &base("region"), p));
+    if alb.signers.is_empty() {
+        ctx.report(
+            doc.error(
+                "invalid-arn",
+                &base("signers"),
+                "an ALB issuer needs at least one signer ARN",
+            )
+            .with_hint("list the ARN of each load balancer whose tokens are accepted"),
+        );
+    }
+    if region_ok.is_ok() {
+        for (n, arn) in alb.signers.iter().enumerate() {
+            if let Err(p) = check_alb_arn(arn, &alb.region) {
+                report(
+                    ctx,
+                    doc,
+                    "invalid-arn",
+                    path!["spec", "alb", "signers", n],
+                    p,
+                );
+            }
+        }
+    }
+    if let Some(u) = &alb.issuer {
+        if let Err(p) = check_issuer_url(u) {
+            report(ctx, doc, "invalid-issuer-url", &base("issuer"), p);
+        }
+    }
+    let user_claim = user_claim(&alb.user_claim, doc, &base("userClaim"), ctx);
+    if alb.keys.is_empty() {
+        ctx.report(doc.error(
+            "malformed-key",
+            &base("keys"),
+            "an ALB issuer needs at least one key",
+        ));
+    }
+    let mut kids = Seen::new();
+    let mut out_keys = Vec::new();
+    for (n, k) in alb.keys.iter().enumerate() {
+        let kat = |f: &str| path!["spec", "alb", "keys", n, f].to_vec();
+        let dup = kids.declare(
+            &k.kid,
+            &format!("kid `{}`", k.kid),
+            doc,
+            doc.span(&kat("kid")),
+        );
+        if k.kid.is_empty() || ctx.ok(dup).is_none() {
+            if k.kid.is_empty() {
+                ctx.report(doc.error("invalid-value", &kat("kid"), "`kid` must not be empty"));
+            }
+            continue;
+        }
+        let Some(file) = read(ctx, doc, &kat("pem"), &k.pem) else {
+            continue;
+        };
+        let jwk = match keys::jwk_from_pem(&file.text) {
+            Ok(j) => j,
+            Err(e) => {
+                ctx.report(
+                    doc.error(
+                        "malformed-key",
+                        &kat("pem"),
+                        format!("malformed key in `{}`: {e}", k.pem),
+                    )
+                    .with_hint("expected an SPKI PEM public key (`-----BEGIN PUBLIC KEY-----`)"),
+                );
+                continue;
+            }
+        };
+        if !matches!(&jwk, PublicJwk::Ec { crv, .. } if crv == "P-256") {
+            ctx.report(doc.error(
+                "malformed-key",
+                &kat("pem"),
+                format!(
+                    "key `{}` is {}; ALB tokens are ES256 and need an EC P-256 key",
+                    k.kid,
+                    describe(&jwk)
+                ),
+            ));
+            continue;
+        }
+        let not_after = k.not_after.as_ref().and_then(|t| match parse_time(t) {
+            Ok(t) => {
+                check_expiry(ctx, doc, &kat("notAfter"), &k.kid, t);
+                Some(t)
+            }
+            Err(p) => {
+                report(ctx, doc, "invalid-value", &kat("notAfter"), p);
+                None
+            }
+        });
+        out_keys.push(KeySpec {
+            kid: Some(k.kid.clone()),
+            jwk,
+            source: file.source,
+            not_after,
+        });
+    }
+    out_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    (ctx.diags.len() == before || !ctx.diags[before..].iter().any(|d| d.is_error())).then(|| {
+        AlbIssuerSpec {
+            name: name.to_string(),
+            region: alb.region.clone(),
+            signers: alb.signers.clone(),
+            issuer: alb.issuer.clone(),
+            client: alb.client.clone(),
+            user_claim,
+            keys: out_keys,
+        }
+    })
+}
+
+fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<JwtIssuerSpec> {
+    let before = ctx.diags.len();
+    let base = |f: &str| path!["spec", "jwt", f].to_vec();
+    if let Err(p) = check_issuer_url(&jwt.issuer) {
+        report(ctx, doc, "invalid-issuer-url", &base("issuer"), p);
+    }
+    let algorithms: BTreeSet<_> = jwt.algorithms.iter().copied().collect();
+    if algorithms.is_empty() {
+        ctx.report(
+            doc.error(
+                "invalid-value",
+                &base("algorithms"),
+                "`algorithms` must name at least one algorithm",
+            )
+            .with_hint("e.g. `[RS256]`"),
+        );
+    }
+    if jwt.max_lifetime_seconds == Some(0) {
+        ctx.report(doc.error(
+            "invalid-value",
+            &base("maxLifetimeSeconds"),
+            "`maxLifetimeSeconds` must be positive",
+        ));
+    }
+    for (i, a) in jwt.audiences.iter().enumerate() {
+        if a.is_empty() {
+            ctx.report(doc.error(
+                "invalid-value",
+                path!["spec", "jwt", "audiences", i],
+                "an audience must not be empty",
+            ));
+        }
+    }
+    let user_claim = user_claim(&jwt.user_claim, doc, &base("userClaim"), ctx);
+    let at = base("jwksFile");
+    let mut out_keys = Vec::new();
+    if let Some(file) = read(ctx, doc, &at, &jwt.jwks_file) {
+        match keys::parse_jwks(&file.text) {
+            Err(e) => ctx.report(
+                doc.error(
+                    "malformed-key",
+                    &at,
+                    format!("malformed JWKS in `{}`: {e}", jwt.jwks_file),
+                )
+                .with_hint("expected a JWKS document: `{\"keys\": [...]}` with public keys only"),
+            ),
+            Ok(list) if list.is_empty() => ctx.report(doc.error(
+                "malformed-key",
+                &at,
+                format!("JWKS `{}` holds no keys", jwt.jwks_file),
+            )),
+            Ok(list) => {
+                let many = list.len() > 1;
+                let mut kids = BTreeSet::new();
+                for k in list {
+                    let label = k.kid.clone().unwrap_or_else(|| "(no kid)".into());
+                    match &k.kid {
+                        None if many => {
+                            ctx.report(doc.error(
+                                "malformed-key",
+                                &at,
+                                format!("a key in `{}` has no `kid`, and the JWKS holds more than one key", jwt.jwks_file),
+                            ));
+                            continue;
+                        }
+                        Some(kid) if !kids.insert(kid.clone()) => {
+                            ctx.report(
+                                doc.error(
+                                    "duplicate-declaration",
+                                    &at,
+                                    format!(
+                                        "duplicate declaration of kid `{kid}` in `{}`",
+                                        jwt.jwks_file
+                                    ),
+                                )
+                                .with_hint("every key of an issuer needs its own `kid`"),
+                            );
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if !algorithms.iter().any(|a| fits(&k.jwk, *a)) {
+                        let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+                        ctx.report(doc.error(
+                            "malformed-key",
+                            &at,
+                            format!(
+                                "key `{label}` is {} and fits none of the issuer's algorithms ({})",
+                                describe(&k.jwk),
+                                names.join(", ")
+                            ),
+                        ).with_hint("add the algorithm the key is for to `algorithms`, or remove the key"));
+                        continue;
+                    }
+                    if let Some(alg) = k
+                        .alg
+                        .as_deref()
+                        .filter(|a| !algorithms.iter().any(|x| x.name() == *a))
+                    {
+                        ctx.report(doc.warning(
+                            "unusable-key",
+                            &at,
+                            format!("key `{label}` says it is for `{alg}`, which is not among the issuer's algorithms"),
+                        ));
+                    }
+                    out_keys.push(KeySpec {
+                        kid: k.kid,
+                        jwk: k.jwk,
+                        source: file.source.clone(),
+                        not_after: None,
+                    });
+                }
+            }
+        }
+    }
+    for (kid, when) in &jwt.key_not_after {
+        let kat = path!["spec", "jwt", "keyNotAfter", kid];
+        let t = match parse_time(when) {
+            Ok(t) => t,
+            Err(p) => {
+                report(ctx, doc, "invalid-value", kat, p);
+                continue;
+            }
+        };
+        match out_keys.iter_mut().find(|k| k.kid.as_deref() == Some(kid)) {
+            Some(k) => {
+                k.not_after = Some(t);
+                check_expiry(ctx, doc, kat, kid, t);
+            }
+            None if ctx.diags.len() == before => ctx.report(doc.error(
+                "invalid-value",
+                path!["spec", "jwt", "keyNotAfter"],
+                format!(
+                    "`keyNotAfter` names kid `{kid}`, which `{}` does not hold",
+                    jwt.jwks_file
+                ),
+            )),
+            None => {}
+        }
+    }
+    out_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    let mut audiences = jwt.audiences.clone();
+    audiences.sort();
+    audiences.dedup();
+    (!ctx.diags[before..].iter().any(|d| d.is_error())).then(|| JwtIssuerSpec {
+        name: name.to_string(),
+        issuer: jwt.issuer.clone(),
+        audiences,
+        algorithms: algorithms.iter().map(|a| a.name().to_string()).collect(),
+        user_claim,
+        groups_claim: jwt.groups_claim.clone(),
+        groups_prefix: jwt.groups_prefix.clone(),
+        max_lifetime_seconds: jwt.max_lifetime_seconds,
+        keys: out_keys,
+    })
+}

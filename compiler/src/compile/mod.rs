@@ -1,0 +1,208 @@
+//! Compiling a loaded policy directory into the filter's [`Table`].
+//!
+//! Each step lives in its own file and reports every problem it finds into the shared
+//! [`Ctx`]; the table is produced only when no step reported an error.
+
+mod gateway;
+mod grants;
+mod issuers;
+mod keys;
+mod namespaces;
+mod roles;
+mod routes;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gatehouse_filter::table::{Table, FORMAT_VERSION};
+use gatehouse_filter::Engine;
+
+use crate::diagnostic::{self, Diagnostic};
+use crate::model::{self, Located, Object};
+use crate::yaml::{Document, Span};
+
+/// Options for a compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// "Now" as Unix seconds, for key expiry checks.
+    pub now: u64,
+}
+
+impl Default for CompileOptions {
+    /// `now` is the system time.
+    fn default() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        CompileOptions { now }
+    }
+}
+
+/// A successful compile: the table and any warnings (sorted by file and line).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The table, ready to serialize with [`crate::table_json`].
+    pub table: Table,
+    /// Warnings.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Shared state of one compile: options, and every diagnostic found so far.
+pub(crate) struct Ctx<'a> {
+    /// The policy directory.
+    pub root: &'a Path,
+    /// Now, Unix seconds.
+    pub now: u64,
+    /// Diagnostics found so far.
+    pub diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    /// Records a diagnostic.
+    pub fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Records the error of a `Result`, returning its value.
+    pub fn ok<T>(&mut self, r: Result<T, Diagnostic>) -> Option<T> {
+        r.map_err(|d| self.report(d)).ok()
+    }
+}
+
+/// Tracks names declared so far, to report duplicates with where the first one was.
+pub(crate) struct Seen(BTreeMap<String, String>);
+
+impl Seen {
+    pub fn new() -> Self {
+        Seen(BTreeMap::new())
+    }
+
+    /// Records `key` declared at `doc`/`span`; a second declaration is a duplicate error.
+    pub fn declare(
+        &mut self,
+        key: &str,
+        what: &str,
+        doc: &Document,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let here = format!("{}:{}", doc.file, span.line);
+        match self.0.get(key) {
+            Some(first) => Err(Diagnostic::error(
+                "duplicate-declaration",
+                &doc.file,
+                span,
+                format!("duplicate declaration of {what}"),
+            )
+            .with_hint(format!("first declared at {first}"))),
+            None => {
+                self.0.insert(key.to_string(), here);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Objects split by kind.
+#[derive(Default)]
+pub(crate) struct ByKind {
+    pub profiles: Vec<Located<model::profile::Profile>>,
+    pub role_bindings: Vec<Located<Box<k8s_openapi::api::rbac::v1::RoleBinding>>>,
+    pub gateways: Vec<Located<model::Envelope<model::gateway::GatewaySpec>>>,
+    pub issuers: Vec<Located<model::Envelope<model::issuer::IssuerSpecIn>>>,
+    pub roles: Vec<Located<model::Envelope<model::role::RoleSpec>>>,
+    pub bindings: Vec<Located<model::Envelope<model::binding::BindingSpec>>>,
+    pub route_maps: Vec<Located<model::Envelope<model::routemap::RouteMapSpec>>>,
+    pub namespaces: Vec<Located<model::Envelope<model::namespace::NamespaceSpec>>>,
+}
+
+impl ByKind {
+    fn new(objects: Vec<Object>) -> ByKind {
+        let mut k = ByKind::default();
+        for o in objects {
+            match o {
+                Object::Profile(x) => k.profiles.push(x),
+                Object::RoleBinding(x) => k.role_bindings.push(x),
+                Object::Gateway(x) => k.gateways.push(x),
+                Object::Issuer(x) => k.issuers.push(x),
+                Object::Role(x) => k.roles.push(x),
+                Object::Binding(x) => k.bindings.push(x),
+                Object::RouteMap(x) => k.route_maps.push(x),
+                Object::Namespace(x) => k.namespaces.push(x),
+            }
+        }
+        k
+    }
+}
+
+/// Compiles the policy directory `root` into a table.
+///
+/// Reads every `*.yaml` / `*.yml` file under `root` (recursively, in sorted order), validates
+/// the whole policy, and returns the table with any warnings; or, when anything is wrong, every
+/// diagnostic found (errors and warnings), sorted by file, line and column. Sources in the
+/// table and in diagnostics are relative to `root`, so the output does not depend on where
+/// the policy directory is.
+pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Vec<Diagnostic>> {
+    let loaded = model::load_dir(root);
+    let mut ctx = Ctx {
+        root,
+        now: options.now,
+        diags: loaded.diagnostics,
+    };
+    let objects = ByKind::new(loaded.objects);
+
+    let gw = gateway::compile(&objects, &mut ctx);
+    let namespaces = namespaces::compile(&objects, &mut ctx);
+    let (actions, roles) = roles::compile(&objects, &mut ctx);
+    let routes = routes::compile(&objects, &gw, &actions, &mut ctx);
+    let issuers = issuers::compile(&objects, &mut ctx);
+    let grants = grants::compile(&objects, &gw, &namespaces, &roles, &mut ctx);
+    for ns in &gw.settings.audit.namespaces {
+        if !namespaces.contains_key(ns) {
+            if let Some(doc) = &gw.doc {
+                ctx.report(doc.warning(
+                    "undeclared-namespace",
+                    crate::path!["spec", "audit", "namespaces"],
+                    format!("audit names namespace `{ns}`, which no Profile or Namespace declares"),
+                ));
+            }
+        }
+    }
+
+    let table = Table {
+        format_version: FORMAT_VERSION,
+        gateway: gw.settings,
+        actions: actions.into_iter().collect(),
+        roles,
+        issuers,
+        routes,
+        grants,
+        namespaces: namespaces.into_keys().collect(),
+    };
+
+    let mut diags = ctx.diags;
+    if !diags.iter().any(Diagnostic::is_error) {
+        if let Err(e) = Engine::new(table.clone()) {
+            diags.push(Diagnostic::error(
+                "internal",
+                "",
+                Span::default(),
+                format!("the filter refuses the compiled table: {e}"),
+            ));
+        }
+    }
+    for d in &mut diags {
+        if let Some(text) = loaded.sources.get(&d.file) {
+            d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(str::to_string);
+        }
+    }
+    diagnostic::sort(&mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
+    } else {
+        Ok(Compiled {
+            table,
+            warnings: diags,
+        })
+    }
+}

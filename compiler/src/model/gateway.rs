@@ -1,0 +1,63 @@
+//! `Gateway` (gatehouse.dev/v1alpha1): gateway-wide settings. At most one; defaults if absent.
+
+use serde::Deserialize;
+
+/// Spec of a `Gateway`; every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct GatewaySpec {
+    /// Header the verified user is written to (default `kubeflow-userid`).
+    pub user_header: Option<String>,
+    /// Header the verified groups are written to (default `kubeflow-groups`).
+    pub groups_header: Option<String>,
+    /// Prefix before the user in the user header (default empty).
+    pub user_prefix: Option<String>,
+    /// Separator joining groups (default `,`).
+    pub groups_separator: Option<String>,
+    /// Path prefixes that need no identity (`/dex/`).
+    pub public_paths: Vec<String>,
+    /// Clock skew accepted on `exp` / `nbf` (default 30, at most 300).
+    pub leeway_seconds: Option<u64>,
+    /// Which token wins when both arrive (default `alb-first`).
+    pub precedence: Option<PrecedenceName>,
+    /// Audit mode.
+    pub audit: AuditIn,
+    /// Verified-token cache size (default 10000, 1..=1000000).
+    pub token_cache_size: Option<u64>,
+    /// Built-in route maps to include (default both).
+    pub builtin_routes: Option<Vec<BuiltinRouteMap>>,
+    /// Whether Profile namespaces get Kubeflow's `default-editor` / `default-viewer` grants
+    /// (default true).
+    pub profile_service_accounts: Option<bool>,
+}
+
+/// Token precedence, as written in policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PrecedenceName {
+    /// ALB header first.
+    #[serde(rename = "alb-first")]
+    AlbFirst,
+    /// Bearer token first.
+    #[serde(rename = "bearer-first")]
+    BearerFirst,
+}
+
+/// Audit settings, as written in policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditIn {
+    /// Audit everything.
+    pub all: bool,
+    /// Audit these namespaces.
+    pub namespaces: Vec<String>,
+}
+
+/// A built-in route map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuiltinRouteMap {
+    /// Kubeflow's web apps and APIs.
+    Kubeflow,
+    /// Cortex-style model serving under `/serving`.
+    Cortex,
+}

@@ -1,0 +1,106 @@
+//! `Issuer` (gatehouse.dev/v1alpha1): a token issuer, either an AWS ALB or a JWT issuer.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Spec of an `Issuer`: exactly one of `alb` and `jwt`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSpecIn {
+    /// An AWS ALB (`x-amzn-oidc-data`).
+    pub alb: Option<AlbIn>,
+    /// A JWT issuer (`Authorization: Bearer`).
+    pub jwt: Option<JwtIn>,
+}
+
+/// An ALB issuer as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlbIn {
+    /// AWS region (`us-east-1`).
+    pub region: String,
+    /// ALB ARNs accepted as `signer`.
+    pub signers: Vec<String>,
+    /// Expected `iss`, when set.
+    pub issuer: Option<String>,
+    /// Expected `client`, when set.
+    pub client: Option<String>,
+    /// Claim with the user (default `email`).
+    pub user_claim: Option<String>,
+    /// ES256 keys by `kid`.
+    pub keys: Vec<AlbKeyIn>,
+}
+
+/// One ALB key as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlbKeyIn {
+    /// Key id.
+    pub kid: String,
+    /// PEM file, relative to the YAML file.
+    pub pem: String,
+    /// RFC 3339 time after which the key must not be used.
+    pub not_after: Option<String>,
+}
+
+/// A JWT issuer as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JwtIn {
+    /// Exact `iss` (an https URL).
+    pub issuer: String,
+    /// Accepted audiences.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// JWKS file, relative to the YAML file.
+    pub jwks_file: String,
+    /// Allowed algorithms.
+    pub algorithms: Vec<Algorithm>,
+    /// Claim with the user (default `email`).
+    pub user_claim: Option<String>,
+    /// Claim with the groups.
+    pub groups_claim: Option<String>,
+    /// Prefix before each group.
+    #[serde(default)]
+    pub groups_prefix: String,
+    /// Longest accepted `exp - iat`.
+    pub max_lifetime_seconds: Option<u64>,
+    /// RFC 3339 expiry per `kid`.
+    #[serde(default)]
+    pub key_not_after: BTreeMap<String, String>,
+}
+
+/// A JWT signature algorithm Gatehouse accepts (never `none`, never HMAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The policy model: one file per kind, and loading a policy directory into typed objects.
+
+pub mod binding;
+pub mod gateway;
+pub mod issuer;
+pub mod namespace;
+pub mod profile;
+pub mod role;
+pub mod routemap;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::path;
+use crate::yaml::{parse_documents, Document, NodeValue, Span};
+
+/// The API version of Gatehouse's own kinds.
+pub const GATEHOUSE_API: &str = "gatehouse.dev/v1alpha1";
+
+/// Metadata of a Gatehouse object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Name.
+    pub name: String,
+    /// Labels (free-form, ignored).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations (free-form, ignored).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Gatehouse object: `apiVersion`, `kind`, `metadata`, `spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Envelope<S> {
+    /// Always [`GATEHOUSE_API`].
+    pub api_version: String,
+    /// The kind.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Meta,
+    /// The spec (optional for `Gateway` and `Namespace`).
+    pub spec: Option<S>,
+}
+
+/// A decoded object and the document it came from.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    /// Where it was written.
+    pub doc: Document,
+    /// What it says.
+    pub value: T,
+}
+
+/// One policy object of any kind.
+#[derive(Debug, Clone)]
+pub enum Object {
+    /// Kubeflow Profile.
+    Profile(Located<profile::Profile>),
+    /// Kubernetes RoleBinding (as KFAM writes them).
+    RoleBinding(Located<Box<RoleBinding>>),
+    /// Gateway settings.
+    Gateway(Located<Envelope<gateway::GatewaySpec>>),
+    /// Token issuer.
+    Issuer(Located<Envelope<issuer::IssuerSpecIn>>),
+    /// Role.
+    Role(Located<Envelope<role::RoleSpec>>),
+    /// Binding.
+    Binding(Located<Envelope<binding::BindingSpec>>),
+    /// Route map.
+    RouteMap(Located<Envelope<routemap::RouteMapSpec>>),
+    /// Namespace declaration.
+    Namespace(Located<Envelope<namespace::NamespaceSpec>>),
+}
+
+/// Every kind this compiler reads, with its accepted API versions.
+const KINDS: &[(&str, &[&str])] = &[
+    ("Profile", &["kubeflow.org/v1", "kubeflow.org/v1beta1"]),
+    ("RoleBinding", &["rbac.authorization.k8s.io/v1"]),
+    ("Gateway", &[GATEHOUSE_API]),
+    ("Issuer", &[GATEHOUSE_API]),
+    ("Role", &[GATEHOUSE_API]),
+    ("Binding", &[GATEHOUSE_API]),
+    ("RouteMap", &[GATEHOUSE_API]),
+    ("Namespace", &[GATEHOUSE_API]),
+    ("List", &["v1"]),
+];
+
+/// What a policy directory holds.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Objects, in file order then document order.
+    pub objects: Vec<Object>,
+    /// Problems found while loading.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Text of every file read, by relative path (for rendering diagnostics).
+    pub sources: BTreeMap<String, String>,
+}
+
+/// Every `*.yaml` / `*.yml` file under `root`, recursively, sorted.
+pub fn policy_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `path` relative to `root`, `/`-separated.
+pub fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Loads every policy file under `root`.
+pub fn load_dir(root: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = match policy_files(root) {
+        Ok(f) => f,
+        Err(e) => {
+            loaded.diagnostics.push(Diagnostic::error(
+                "io",
+                &root.display().to_string(),
+                Span::default(),
+                format!("cannot read policy directory: {e}"),
+            ));
+            return loaded;
+        }
+    };
+    for path in files {
+        let file = relative(root, &path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                loaded.diagnostics.push(Diagnostic::error(
+                    "io",
+                    &file,
+                    Span::default(),
+                    format!("cannot read file: {e}"),
+                ));
+                continue;
+            }
+        };
+        match parse_documents(&text) {
+            Ok(docs) => {
+                for node in docs {
+                    let doc = Document {
+                        file: file.clone(),
+                        node,
+                    };
+                    load_document(doc, &mut loaded);
+                }
+            }
+            Err(e) => loaded.diagnostics.push(
+                Diagnostic::error("yaml-syntax", &file, e.span, e.message)
+                    .with_hint("check the indentation and quoting around this position"),
+            ),
+        }
+        loaded.sources.insert(file, text);
+    }
+    loaded
+}
+
+fn load_document(doc: Document, loaded: &mut Loaded) {
+    if !matches!(doc.node.value, NodeValue::Map(_)) {
+        loaded.diagnostics.push(doc.error(
+            "invalid-value",
+            path![],
+            "expected a mapping with `apiVersion`, `kind`, `metadata` and `spec`",
+        ));
+        return;
+    }
+    let Some(kind) = doc.node.get("kind").and_then(|k| k.as_str()) else {
+        loaded
+            .diagnostics
+            .push(doc.error("missing-field", path![], "missing field `kind`"));
+        return;
+    };
+    let kind = kind.to_string();
+    let Some((_, versions)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        let hint = did_you_mean(&kind, KINDS.iter().map(|(k, _)| *k)).unwrap_or_else(|| {
+            let names: Vec<String> = KINDS.iter().map(|(k, _)| format!("`{k}`")).collect();
+            format!("expected one of {}", names.join(", "))
+        });
+        loaded.diagnostics.push(
+            doc.error(
+                "unknown-kind",
+                path!["kind"],
+                format!("unknown kind `{kind}`"),
+            )
+            .with_hint(hint),
+        );
+        return;
+    };
+    let api = doc.node.get("apiVersion").and_then(|a| a.as_str());
+    if kind == "List" {
+        let items = match doc.node.get("items").map(|i| &i.value) {
+            Some(NodeValue::Seq(items)) => items.clone(),
+            _ => {
+                loaded.diagnostics.push(doc.error(
+                    "missing-field",
+                    path!["items"],
+                    "a `List` needs `items`: a sequence of objects",
+                ));
+                return;
+            }
+        };
+        for node in items {
+            load_document(
+                Document {
+                    file: doc.file.clone(),
+                    node,
+                },
+                loaded,
+            );
+        }
+        return;
+    }
+    if !api.is_some_and(|a| versions.contains(&a)) {
+        let expected: Vec<String> = versions.iter().map(|v| format!("`{v}`")).collect();
+        loaded.diagnostics.push(
+            doc.error(
+                "unknown-api-version",
+                path!["apiVersion"],
+                format!(
+                    "unknown apiVersion `{}` for kind `{kind}`",
+                    api.unwrap_or_default()
+                ),
+            )
+            .with_hint(format!("expected {}", expected.join(" or "))),
+        );
+        return;
+    }
+    let object = match kind.as_str() {
+        "Profile" => decode(doc, Object::Profile),
+        "RoleBinding" => decode(doc, |l: Located<RoleBinding>| {
+            Object::RoleBinding(Located {
+                doc: l.doc,
+                value: Box::new(l.value),
+            })
+        }),
+        "Gateway" => decode(doc, Object::Gateway),
+        "Issuer" => decode(doc, Object::Issuer),
+        "Role" => decode(doc, Object::Role),
+        "Binding" => decode(doc, Object::Binding),
+        "RouteMap" => decode(doc, Object::RouteMap),
+        _ => decode(doc, Object::Namespace),
+    };
+    match object {
+        Ok(o) => loaded.objects.push(o),
+        Err(d) => loaded.diagnostics.push(d),
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    doc: Document,
+    wrap: impl FnOnce(Located<T>) -> Object,
+) -> Result<Object, Diagnostic> {
+    let value = doc.decode::<T>()?;
+    Ok(wrap(Located { doc, value }))
+}
+
+impl<S> Located<Envelope<S>> {
+    /// The spec, or a "missing field `spec`" error.
+    pub fn spec(&self) -> Result<&S, Diagnostic> {
+        self.value.spec.as_ref().ok_or_else(|| {
+            self.doc
+                .error("missing-field", path![], "missing field `spec`")
+        })
+    }
+
+    /// `<file>:<line> (<Kind> <name>)`, the source of what this object grants or declares.
+    pub fn source(&self) -> String {
+        format!(
+            "{} ({} {})",
+            self.doc.source_at(path![]),
+            self.value.kind,
+            self.value.metadata.name
+        )
+    }
+}
