@@ -69,7 +69,10 @@ fn undeclared(
             at,
             format!("binding to namespace `{ns}`, which no Profile or Namespace declares"),
         )
-        .with_hint("add a Profile or a `Namespace` for it, or fix the name")
+        .with_hint(
+            did_you_mean(ns, namespaces.keys().map(String::as_str))
+                .unwrap_or_else(|| "add a Profile or a `Namespace` for it, or fix the name".into()),
+        )
     })
 }
 
