@@ -34,10 +34,10 @@ pub struct Diagnostic {
     /// 1-based column (0 when unknown).
     pub column: usize,
     /// One-line suggestion, when the fix is obvious.
-    pub hint: Option<String>,
+    pub hint: Option<Box<str>>,
     /// The source line the position points into, for the human rendering.
     #[serde(skip)]
-    pub source_line: Option<String>,
+    pub source_line: Option<Box<str>>,
 }
 
 impl Diagnostic {
@@ -65,13 +65,13 @@ impl Diagnostic {
 
     /// Adds a hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(hint.into().into_boxed_str());
         self
     }
 
     /// Adds a hint when there is one.
     pub fn with_hint_opt(mut self, hint: Option<String>) -> Self {
-        self.hint = hint;
+        self.hint = hint.map(String::into_boxed_str);
         self
     }
 
@@ -197,8 +197,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

@@ -5,22 +5,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::table::GrantSpec;
-use k8s_openapi::api::rbac::v1::Subject;
 
 use super::gateway::Gateway;
 use super::namespaces::Namespaces;
 use super::roles::Roles;
-use super::validate::check_email;
+use super::subjects::{binding_subject, check_user, rbac_subject, SA_PREFIX};
 use super::{ByKind, Ctx, Seen};
 use crate::builtin::roles::KUBEFLOW_CLUSTER_ROLES;
 use crate::diagnostic::{did_you_mean, Diagnostic};
-use crate::model::binding::SubjectKind;
 use crate::path;
 use crate::yaml::{Document, Step};
 
 type Grants = BTreeMap<String, BTreeMap<String, BTreeSet<GrantSpec>>>;
-
-const SA_PREFIX: &str = "system:serviceaccount:";
 
 fn add(grants: &mut Grants, ns: &str, subject: String, grant: GrantSpec) {
     grants
@@ -29,32 +25,6 @@ fn add(grants: &mut Grants, ns: &str, subject: String, grant: GrantSpec) {
         .entry(subject)
         .or_default()
         .insert(grant);
-}
-
-/// Checks a user name: an email where it holds `@`, never a ServiceAccount in disguise.
-fn check_user(name: &str, doc: &Document, at: &[Step]) -> Result<(), Diagnostic> {
-    if name.is_empty() {
-        return Err(doc.error("invalid-value", at, "a subject's name must not be empty"));
-    }
-    if let Some(rest) = name.strip_prefix(SA_PREFIX) {
-        let hint = match rest.split_once(':') {
-            Some((ns, sa)) => {
-                format!("write `kind: ServiceAccount`, `name: {sa}`, `namespace: {ns}` instead")
-            }
-            None => "write it as `kind: ServiceAccount` with `name` and `namespace`".into(),
-        };
-        return Err(doc
-            .error(
-                "invalid-subject",
-                at,
-                format!("user `{name}` names a ServiceAccount"),
-            )
-            .with_hint(hint));
-    }
-    if name.contains('@') {
-        check_email(name).map_err(|(m, h)| doc.error("invalid-email", at, m).with_hint_opt(h))?;
-    }
-    Ok(())
 }
 
 fn undeclared(
@@ -153,30 +123,6 @@ fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'
                 add(grants, ns, format!("user:{SA_PREFIX}{ns}:{sa}"), g);
             }
         }
-    }
-}
-
-/// A Kubernetes RBAC subject → table subject.
-fn rbac_subject(
-    s: &Subject,
-    binding_ns: &str,
-    doc: &Document,
-    at: &[Step],
-) -> Result<String, Diagnostic> {
-    match s.kind.as_str() {
-        "User" => check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name)),
-        "Group" => Ok(format!("group:{}", s.name)),
-        "ServiceAccount" => {
-            let ns = s.namespace.as_deref().unwrap_or(binding_ns);
-            Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
-        }
-        other => Err(doc
-            .error(
-                "invalid-value",
-                at,
-                format!("unknown subject kind `{other}`"),
-            )
-            .with_hint_opt(did_you_mean(other, ["User", "Group", "ServiceAccount"]))),
     }
 }
 
@@ -310,42 +256,7 @@ fn bindings(
         }
         let mut subjects = Vec::new();
         for (i, s) in spec.subjects.iter().enumerate() {
-            let at = path!["spec", "subjects", i, "name"];
-            let r = match (s.kind, &s.namespace) {
-                (SubjectKind::User, None) => {
-                    check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name))
-                }
-                (SubjectKind::Group, None) if !s.name.is_empty() => Ok(format!("group:{}", s.name)),
-                (SubjectKind::Group, None) => {
-                    Err(doc.error("invalid-value", at, "a subject's name must not be empty"))
-                }
-                (SubjectKind::ServiceAccount, Some(ns))
-                    if is_namespace_name(ns) && !s.name.is_empty() =>
-                {
-                    Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
-                }
-                (SubjectKind::ServiceAccount, Some(ns)) => Err(doc.error(
-                    "invalid-namespace",
-                    path!["spec", "subjects", i, "namespace"],
-                    format!("`{ns}` is not a valid namespace name"),
-                )),
-                (SubjectKind::ServiceAccount, None) => Err(doc
-                    .error(
-                        "missing-field",
-                        path!["spec", "subjects", i],
-                        "a ServiceAccount subject needs `namespace`",
-                    )
-                    .with_hint("name the ServiceAccount's own namespace")),
-                (_, Some(_)) => Err(doc
-                    .error(
-                        "invalid-value",
-                        path!["spec", "subjects", i, "namespace"],
-                        "only a ServiceAccount subject has a `namespace`",
-                    )
-                    .with_hint(
-                        "remove `namespace`; the binding's `namespaces` say where it grants",
-                    )),
-            };
+            let r = binding_subject(s, i, doc);
             subjects.extend(ctx.ok(r));
         }
         if spec.namespaces.is_empty() {

@@ -10,6 +10,7 @@ mod keys;
 mod namespaces;
 mod roles;
 mod routes;
+mod subjects;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -193,7 +194,7 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     }
     for d in &mut diags {
         if let Some(text) = loaded.sources.get(&d.file) {
-            d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(str::to_string);
+            d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(Box::from);
         }
     }
     diagnostic::sort(&mut diags);
