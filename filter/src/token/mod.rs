@@ -1,9 +1,68 @@
 //! Token verification with keys from the table (no network): ALB `x-amzn-oidc-data` and
 //! `Authorization: Bearer` JWTs.
+//!
+//! This module owns everything between a request's credential headers and a verified
+//! [`Identity`]:
+//!
+//! - [`Verifiers::new`] parses every issuer's keys once, when the table loads.
+//! - [`Verifiers::verify_alb`]: the ALB header. ES256 only; each base64url part may carry `=`
+//!   padding; the signature is checked over the `header.payload` bytes exactly as received;
+//!   the key is chosen by the header's `kid` among the ALB issuers' keys; the header's
+//!   `signer` must be one of the issuer's ALB ARNs, its `iss` / `client` must match when
+//!   configured, and its `exp` (the ALB puts it in the header) is required. The user comes
+//!   from the issuer's `user_claim` in the payload; ALB tokens carry no groups. ECDSA
+//!   signatures are raw `r || s` (64 bytes); DER is refused. High-S signatures are accepted,
+//!   as the ALB does not normalize them (the same holds for bearer ES256/ES384).
+//! - [`Verifiers::verify_bearer`]: a compact JWT. The issuer is chosen by the (unverified)
+//!   `iss` claim, and only that issuer's keys and algorithms are tried. `none`, `HS*` and
+//!   anything unknown are refused; the key type must fit the algorithm. `crit` is refused;
+//!   `jku`, `x5u`, `jwk` and `x5c` are ignored (never fetched, never used as keys). `exp` is
+//!   required, `nbf` is honoured, `exp - iat` is bounded by the issuer's maximum lifetime,
+//!   `aud` must hold one of the issuer's audiences when it lists any. The user comes from
+//!   `user_claim`; the special value `kubernetes.io` derives
+//!   `system:serviceaccount:<namespace>:<name>` from a projected ServiceAccount token's
+//!   private `kubernetes.io` claim (with `sub` those tokens already give the same name).
+//!   Groups come from `groups_claim` (an array of strings, or one string), each prefixed
+//!   with `groups_prefix`.
+//! - [`identify`]: finds the tokens in the request's headers and applies the precedence rule.
+//!
+//! Hostile input: tokens over 16 KiB are refused before any decoding; JSON must be UTF-8
+//! objects with no duplicate member names at any depth; segments must be exactly three and
+//! non-empty. Nothing here panics.
+//!
+//! # Precedence
+//!
+//! A request may carry an ALB header, a bearer token, both, or neither. Exactly one
+//! `Authorization` header is allowed (`Bearer`, any case, one space, a non-empty token with
+//! no whitespace), else `bad_authorization_header`; several `x-amzn-oidc-data` headers are
+//! `token_malformed`. When both tokens are present, both must verify: the one the table's
+//! [`Precedence`](crate::table::Precedence) puts first is verified first and its failure is the answer; then the other,
+//! and its failure is the answer too (an invalid token is never silently ignored). When both
+//! verify they must name the same user (exact string comparison), else
+//! `conflicting_identities`; the identity (and its groups) is then the first one's.
+
+mod alb;
+pub mod alg;
+mod bearer;
+pub mod claims;
+pub mod encoding;
+pub mod es384;
+mod identify;
+pub mod keys;
+#[cfg(any(test, feature = "mint"))]
+pub mod mint;
+
+#[cfg(test)]
+mod tests;
+
+pub use identify::identify;
 
 use crate::engine::Identity;
 use crate::reason::DenyReason;
-use crate::table::IssuerSpec;
+use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
+
+use alg::Alg;
+use keys::PublicKey;
 
 /// A token that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +88,156 @@ pub struct TokenFailure {
     pub detail: String,
 }
 
+impl TokenFailure {
+    /// A failure with no issuer or key id known yet.
+    pub fn new(reason: DenyReason, detail: impl Into<String>) -> TokenFailure {
+        TokenFailure {
+            reason,
+            issuer: None,
+            kid: None,
+            detail: detail.into(),
+        }
+    }
+
+    fn issuer(mut self, issuer: &str) -> TokenFailure {
+        self.issuer = Some(issuer.to_owned());
+        self
+    }
+
+    fn kid(mut self, kid: Option<&str>) -> TokenFailure {
+        self.kid = kid.map(str::to_owned);
+        self
+    }
+}
+
+/// A key ready to verify with.
+#[derive(Debug, Clone)]
+struct ReadyKey {
+    kid: Option<String>,
+    key: PublicKey,
+    not_after: Option<u64>,
+}
+
+/// An ALB issuer with its parsed keys.
+#[derive(Debug, Clone)]
+struct AlbVerifier {
+    spec: AlbIssuerSpec,
+    keys: Vec<ReadyKey>,
+}
+
+/// A JWT issuer with its parsed keys and algorithms.
+#[derive(Debug, Clone)]
+struct JwtVerifier {
+    spec: JwtIssuerSpec,
+    algorithms: Vec<Alg>,
+    keys: Vec<ReadyKey>,
+}
+
 /// Verifiers for every issuer in the table.
 #[derive(Debug, Default)]
-pub struct Verifiers {}
+pub struct Verifiers {
+    alb: Vec<AlbVerifier>,
+    jwt: Vec<JwtVerifier>,
+}
+
+fn ready_keys(issuer: &str, keys: &[KeySpec]) -> Result<Vec<ReadyKey>, String> {
+    let mut ready: Vec<ReadyKey> = Vec::with_capacity(keys.len());
+    for spec in keys {
+        let named = spec.kid.as_deref().unwrap_or("(no kid)");
+        let key = keys::public_key(&spec.jwk)
+            .map_err(|e| format!("issuer `{issuer}`, key `{named}` ({}): {e}", spec.source))?;
+        if spec.kid.is_none() && keys.len() > 1 {
+            return Err(format!(
+                "issuer `{issuer}`: a key without kid ({}) must be the issuer's only key",
+                spec.source
+            ));
+        }
+        if ready.iter().any(|k| k.kid == spec.kid) {
+            return Err(format!("issuer `{issuer}`: duplicate key `{named}`"));
+        }
+        ready.push(ReadyKey {
+            kid: spec.kid.clone(),
+            key,
+            not_after: spec.not_after,
+        });
+    }
+    Ok(ready)
+}
 
 impl Verifiers {
-    /// Parses every issuer's keys.
-    pub fn new(_issuers: &[IssuerSpec]) -> Result<Verifiers, String> {
-        Ok(Verifiers {})
+    /// Parses every issuer's keys. Errors name the issuer and the key.
+    pub fn new(issuers: &[IssuerSpec]) -> Result<Verifiers, String> {
+        let mut out = Verifiers::default();
+        for issuer in issuers {
+            match issuer {
+                IssuerSpec::Alb(spec) => {
+                    let keys = ready_keys(&spec.name, &spec.keys)?;
+                    if let Some(k) = keys.iter().find(|k| !matches!(k.key, PublicKey::P256(_))) {
+                        return Err(format!(
+                            "issuer `{}`, key `{}`: alb keys must be EC P-256, not {}",
+                            spec.name,
+                            k.kid.as_deref().unwrap_or("(no kid)"),
+                            k.key.kind()
+                        ));
+                    }
+                    if let Some(k) = keys.iter().find(|k| k.kid.is_none()) {
+                        return Err(format!(
+                            "issuer `{}`: alb keys need a kid ({} has none)",
+                            spec.name,
+                            k.key.kind()
+                        ));
+                    }
+                    if spec.signers.is_empty() {
+                        return Err(format!("issuer `{}`: no alb signer arns", spec.name));
+                    }
+                    out.alb.push(AlbVerifier {
+                        spec: spec.clone(),
+                        keys,
+                    });
+                }
+                IssuerSpec::Jwt(spec) => {
+                    let keys = ready_keys(&spec.name, &spec.keys)?;
+                    let mut algorithms = Vec::with_capacity(spec.algorithms.len());
+                    for name in &spec.algorithms {
+                        let alg = Alg::from_name(name).ok_or_else(|| {
+                            format!(
+                                "issuer `{}`: algorithm `{name}` is not supported",
+                                spec.name
+                            )
+                        })?;
+                        algorithms.push(alg);
+                    }
+                    if algorithms.is_empty() {
+                        return Err(format!("issuer `{}`: no algorithms allowed", spec.name));
+                    }
+                    out.jwt.push(JwtVerifier {
+                        spec: spec.clone(),
+                        algorithms,
+                        keys,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Picks a key by `kid`: the named key, or with no `kid` the issuer's only key. Keys past
+/// their `not_after` are not used.
+fn pick_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>, now: u64) -> Result<&'k ReadyKey, String> {
+    let key = match kid {
+        Some(kid) => keys
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .ok_or_else(|| format!("no key `{}`", encoding::shown(kid)))?,
+        None => match keys {
+            [only] => only,
+            _ => return Err("token has no kid and the issuer has several keys".into()),
+        },
+    };
+    match key.not_after {
+        Some(t) if now > t => Err(format!("key retired at {t}")),
+        _ => Ok(key),
     }
 }
 
@@ -56,52 +257,4 @@ pub struct Credentials<'a> {
     pub alb: Vec<&'a str>,
     /// Every `Authorization` header value.
     pub authorization: Vec<&'a str>,
-}
-
-impl Verifiers {
-    /// Verifies an ALB `x-amzn-oidc-data` value.
-    pub fn verify_alb(&self, _value: &str, _now: u64, _leeway: u64) -> Result<VerifiedToken, TokenFailure> {
-        Err(TokenFailure { reason: DenyReason::UnknownIssuer, issuer: None, kid: None, detail: "not built yet".into() })
-    }
-
-    /// Verifies a bearer JWT (the text after `Bearer `).
-    pub fn verify_bearer(&self, _token: &str, _now: u64, _leeway: u64) -> Result<VerifiedToken, TokenFailure> {
-        Err(TokenFailure { reason: DenyReason::UnknownIssuer, issuer: None, kid: None, detail: "not built yet".into() })
-    }
-}
-
-/// Finds the request's identity: extracts the tokens from `creds`, verifies each through
-/// `verify` (which the filter wraps with its verified-token cache), and applies the precedence
-/// rule. `Ok(None)`: no token presented.
-pub fn identify<F>(_creds: &Credentials<'_>, _precedence: crate::table::Precedence, _verify: F) -> Result<Option<VerifiedToken>, TokenFailure>
-where
-    F: FnMut(Source, &str) -> Result<VerifiedToken, TokenFailure>,
-{
-    Ok(None)
-}
-
-/// Key parsing shared by the compiler (validation) and the filter (loading).
-pub mod keys {
-    use crate::table::PublicJwk;
-
-    /// One key read from a JWKS document.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct JwksKey {
-        /// `kid`, when present.
-        pub kid: Option<String>,
-        /// `alg`, when present.
-        pub alg: Option<String>,
-        /// The public key.
-        pub jwk: PublicJwk,
-    }
-
-    /// Reads an SPKI PEM public key (`-----BEGIN PUBLIC KEY-----`): RSA, EC P-256/P-384, Ed25519.
-    pub fn jwk_from_pem(_pem: &str) -> Result<PublicJwk, String> {
-        Err("not built yet".into())
-    }
-
-    /// Reads a JWKS document (`{"keys": [...]}`); refuses private members and unusable keys.
-    pub fn parse_jwks(_json: &str) -> Result<Vec<JwksKey>, String> {
-        Err("not built yet".into())
-    }
 }

@@ -1,0 +1,164 @@
+//! AWS ALB `x-amzn-oidc-data`: ES256, padded or unpadded base64url parts, signature over the
+//! raw `header.payload` bytes, key by `kid`, `signer` pinned, `exp` in the header.
+
+use serde_json::{Map, Value};
+
+use super::alg::{self, Alg};
+use super::claims::{check_times, numeric_date, user};
+use super::encoding::{b64_lenient, parse_object, shown, split};
+use super::{pick_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
+use crate::engine::Identity;
+use crate::reason::DenyReason;
+
+fn header_str<'a>(
+    header: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, TokenFailure> {
+    match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TokenFailure::new(
+            DenyReason::TokenMalformed,
+            format!("alb header `{name}` is not a string"),
+        )),
+    }
+}
+
+impl Verifiers {
+    /// Verifies an ALB `x-amzn-oidc-data` value.
+    pub fn verify_alb(
+        &self,
+        value: &str,
+        now: u64,
+        leeway: u64,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        let malformed = |detail: &str| TokenFailure::new(DenyReason::TokenMalformed, detail);
+        let parts = split(value).map_err(malformed)?;
+        let header =
+            b64_lenient(parts.header).ok_or_else(|| malformed("alb header is not base64url"))?;
+        let header = parse_object(&header)
+            .map_err(|e| malformed(&format!("alb header is not a JSON object: {e}")))?;
+        let payload =
+            b64_lenient(parts.payload).ok_or_else(|| malformed("alb payload is not base64url"))?;
+        let signature = b64_lenient(parts.signature)
+            .ok_or_else(|| malformed("alb signature is not base64url"))?;
+
+        let alg = header_str(&header, "alg")?;
+        if alg != Some(Alg::Es256.name()) {
+            return Err(TokenFailure::new(
+                DenyReason::AlgorithmNotAllowed,
+                format!(
+                    "alb tokens are ES256; this one says `{}`",
+                    shown(alg.unwrap_or(""))
+                ),
+            ));
+        }
+        if header.contains_key("crit") {
+            return Err(TokenFailure::new(
+                DenyReason::UnsupportedCritical,
+                "alb header has `crit`",
+            ));
+        }
+        let kid = header_str(&header, "kid")?;
+        let Some(kid) = kid else {
+            return Err(TokenFailure::new(
+                DenyReason::UnknownKid,
+                "alb header has no `kid`",
+            ));
+        };
+        let signer = header_str(&header, "signer")?;
+
+        // The issuer: among those holding this kid, the one that lists the signer; else the
+        // first, which then fails on the signer after the signature.
+        let holders: Vec<&AlbVerifier> = self
+            .alb
+            .iter()
+            .filter(|v| v.keys.iter().any(|k| k.kid.as_deref() == Some(kid)))
+            .collect();
+        if self.alb.is_empty() {
+            return Err(
+                TokenFailure::new(DenyReason::UnknownIssuer, "no alb issuer configured")
+                    .kid(Some(kid)),
+            );
+        }
+        let issuer = holders
+            .iter()
+            .find(|v| signer.is_some_and(|s| v.spec.signers.iter().any(|a| a == s)))
+            .or(holders.first())
+            .ok_or_else(|| {
+                TokenFailure::new(
+                    DenyReason::UnknownKid,
+                    format!("no alb key `{}`", shown(kid)),
+                )
+                .kid(Some(kid))
+            })?;
+        let spec = &issuer.spec;
+        let fail = |reason: DenyReason, detail: String| {
+            TokenFailure::new(reason, detail)
+                .issuer(&spec.name)
+                .kid(Some(kid))
+        };
+        let key =
+            pick_key(&issuer.keys, Some(kid), now).map_err(|e| fail(DenyReason::UnknownKid, e))?;
+
+        // INVARIANT: the signature covers `header.payload` exactly as received, padding included.
+        if !alg::verify(Alg::Es256, &key.key, parts.signed.as_bytes(), &signature) {
+            return Err(fail(
+                DenyReason::BadSignature,
+                "alb signature does not verify".into(),
+            ));
+        }
+
+        match signer {
+            Some(s) if spec.signers.iter().any(|a| a == s) => {}
+            Some(s) => {
+                return Err(fail(
+                    DenyReason::WrongSigner,
+                    format!("alb signer `{}` is not configured", shown(s)),
+                ))
+            }
+            None => {
+                return Err(fail(
+                    DenyReason::WrongSigner,
+                    "alb header has no `signer`".into(),
+                ))
+            }
+        }
+        for (name, want) in [("iss", &spec.issuer), ("client", &spec.client)] {
+            if let Some(want) = want {
+                let got = header_str(&header, name).map_err(|f| f.issuer(&spec.name))?;
+                if got != Some(want.as_str()) {
+                    return Err(fail(
+                        DenyReason::WrongIssuer,
+                        format!(
+                            "alb `{name}` is `{}`, expected `{want}`",
+                            shown(got.unwrap_or(""))
+                        ),
+                    ));
+                }
+            }
+        }
+        let exp = numeric_date(&header, "exp")
+            .map_err(|(r, d)| fail(r, format!("alb header: {d}")))?
+            .ok_or_else(|| fail(DenyReason::TokenMalformed, "alb header has no `exp`".into()))?;
+
+        let claims = parse_object(&payload).map_err(|e| {
+            fail(
+                DenyReason::TokenMalformed,
+                format!("alb payload is not a JSON object: {e}"),
+            )
+        })?;
+        let exp = check_times(&claims, Some(exp), now, leeway).map_err(|(r, d)| fail(r, d))?;
+        let user = user(&claims, &spec.user_claim).map_err(|(r, d)| fail(r, d))?;
+
+        Ok(VerifiedToken {
+            identity: Identity {
+                user,
+                groups: Vec::new(),
+                issuer: spec.name.clone(),
+            },
+            expires_at: exp.saturating_add(leeway),
+            kid: Some(kid.to_owned()),
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Bearer JWTs: the issuer by `iss`, its algorithms and keys only, then its claim checks.
+
+use serde_json::Value;
+
+use super::alg::{self, Alg};
+use super::claims::check_jwt;
+use super::encoding::{b64_strict, parse_object, shown, split};
+use super::{pick_key, TokenFailure, VerifiedToken, Verifiers};
+use crate::engine::Identity;
+use crate::reason::DenyReason;
+
+impl Verifiers {
+    /// Verifies a bearer JWT (the text after `Bearer `).
+    pub fn verify_bearer(
+        &self,
+        token: &str,
+        now: u64,
+        leeway: u64,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        let malformed = |detail: String| TokenFailure::new(DenyReason::TokenMalformed, detail);
+        let parts = split(token).map_err(|d| malformed(d.into()))?;
+        let header =
+            b64_strict(parts.header).ok_or_else(|| malformed("header is not base64url".into()))?;
+        let header = parse_object(&header)
+            .map_err(|e| malformed(format!("header is not a JSON object: {e}")))?;
+        let signature = b64_strict(parts.signature)
+            .ok_or_else(|| malformed("signature is not base64url".into()))?;
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.as_str()),
+            Some(_) => return Err(malformed("`kid` is not a string".into())),
+        };
+        let alg_name = match header.get("alg") {
+            Some(Value::String(alg)) => alg.as_str(),
+            Some(_) => return Err(malformed("`alg` is not a string".into()).kid(kid)),
+            None => return Err(malformed("header has no `alg`".into()).kid(kid)),
+        };
+        // `none` in any spelling, HS*, and anything unknown stop here.
+        let Some(alg) = Alg::from_name(alg_name) else {
+            return Err(TokenFailure::new(
+                DenyReason::AlgorithmNotAllowed,
+                format!("algorithm `{}` is not accepted", shown(alg_name)),
+            )
+            .kid(kid));
+        };
+        if header.contains_key("crit") {
+            return Err(
+                TokenFailure::new(DenyReason::UnsupportedCritical, "header has `crit`").kid(kid),
+            );
+        }
+        // `jku`, `x5u`, `jwk`, `x5c`: ignored. Keys come from the table only.
+
+        // Unverified peek at `iss` to choose the issuer; everything else waits for the signature.
+        let payload = b64_strict(parts.payload)
+            .ok_or_else(|| malformed("payload is not base64url".into()).kid(kid))?;
+        let claims = parse_object(&payload)
+            .map_err(|e| malformed(format!("payload is not a JSON object: {e}")).kid(kid))?;
+        let iss = match claims.get("iss") {
+            Some(Value::String(iss)) => iss.as_str(),
+            Some(_) => return Err(malformed("`iss` is not a string".into()).kid(kid)),
+            None => {
+                return Err(
+                    TokenFailure::new(DenyReason::UnknownIssuer, "token has no `iss`").kid(kid),
+                )
+            }
+        };
+        let Some(issuer) = self.jwt.iter().find(|v| v.spec.issuer == iss) else {
+            return Err(TokenFailure::new(
+                DenyReason::UnknownIssuer,
+                format!("no issuer `{}`", shown(iss)),
+            )
+            .kid(kid));
+        };
+        let spec = &issuer.spec;
+        let fail = |reason: DenyReason, detail: String| {
+            TokenFailure::new(reason, detail)
+                .issuer(&spec.name)
+                .kid(kid)
+        };
+
+        if !issuer.algorithms.contains(&alg) {
+            return Err(fail(
+                DenyReason::AlgorithmNotAllowed,
+                format!("issuer does not allow `{}`", alg.name()),
+            ));
+        }
+        let key = pick_key(&issuer.keys, kid, now).map_err(|e| fail(DenyReason::UnknownKid, e))?;
+        if !alg.fits(&key.key) {
+            return Err(fail(
+                DenyReason::AlgorithmNotAllowed,
+                format!("`{}` does not fit the {} key", alg.name(), key.key.kind()),
+            ));
+        }
+        if !alg::verify(alg, &key.key, parts.signed.as_bytes(), &signature) {
+            return Err(fail(
+                DenyReason::BadSignature,
+                "signature does not verify".into(),
+            ));
+        }
+
+        let (user, groups, exp) =
+            check_jwt(spec, &claims, now, leeway).map_err(|(r, d)| fail(r, d))?;
+        Ok(VerifiedToken {
+            identity: Identity {
+                user,
+                groups,
+                issuer: spec.name.clone(),
+            },
+            expires_at: exp.saturating_add(leeway),
+            kid: key.kid.clone(),
+        })
+    }
+}
