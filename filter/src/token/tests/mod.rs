@@ -6,6 +6,7 @@ mod bearer;
 mod bearer_claims;
 mod identify;
 mod keys;
+mod samples;
 
 use std::sync::OnceLock;
 
