@@ -222,14 +222,17 @@ impl Verifiers {
     }
 }
 
-/// Picks a key by `kid`: the named key, or with no `kid` the issuer's only key. Keys past
-/// their `not_after` are not used.
+/// Picks a key by `kid`: the named key, or with no `kid` the issuer's only key (an issuer's
+/// only key, when it has no kid in the table, answers any kid). Keys past their `not_after`
+/// are not used.
 fn pick_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>, now: u64) -> Result<&'k ReadyKey, String> {
     let key = match kid {
-        Some(kid) => keys
-            .iter()
-            .find(|k| k.kid.as_deref() == Some(kid))
-            .ok_or_else(|| format!("no key `{}`", encoding::shown(kid)))?,
+        Some(kid) => match (keys.iter().find(|k| k.kid.as_deref() == Some(kid)), keys) {
+            (Some(key), _) => key,
+            // A table key without kid is its issuer's only key: it answers any kid.
+            (None, [only]) if only.kid.is_none() => only,
+            (None, _) => return Err(format!("no key `{}`", encoding::shown(kid))),
+        },
         None => match keys {
             [only] => only,
             _ => return Err("token has no kid and the issuer has several keys".into()),

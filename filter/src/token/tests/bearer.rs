@@ -140,6 +140,33 @@ fn kid_selects_the_key() {
 }
 
 #[test]
+fn a_kidless_table_key_is_the_only_key_and_answers_any_kid() {
+    let mut issuers = issuers();
+    if let Some(IssuerSpec::Jwt(dex)) = issuers.first_mut() {
+        for key in &mut dex.keys {
+            key.kid = None;
+        }
+    }
+    let v = Verifiers::new(&issuers).unwrap_or_else(|e| unreachable!("{e}"));
+    let token = jwt(
+        &dex_key(),
+        "RS256",
+        json!({"kid": "rotated"}),
+        &dex_claims(),
+    );
+    assert_eq!(
+        v.verify_bearer(&token, NOW, LEEWAY).map(|t| t.kid),
+        Ok(None)
+    );
+    let rogue = signing_key(key_file!("rogue-rsa.key.pem"));
+    let token = jwt(&rogue, "RS256", json!({"kid": "rotated"}), &dex_claims());
+    assert_eq!(
+        reason(v.verify_bearer(&token, NOW, LEEWAY)),
+        DenyReason::BadSignature
+    );
+}
+
+#[test]
 fn retired_keys_are_not_used() {
     let mut issuers = issuers();
     if let Some(IssuerSpec::Jwt(dex)) = issuers.first_mut() {
