@@ -22,7 +22,10 @@ fn decision(c: &mut Criterion) {
             issuer: "bench".into(),
         };
         let path = format!("/serving/v1/namespaces/ns-{}/apis/fraud-model", last / 10);
-        assert!(engine.decide("PUT", &path, Some(&id)).deny_reason().is_none());
+        assert!(engine
+            .decide("PUT", &path, Some(&id))
+            .deny_reason()
+            .is_none());
         group.bench_with_input(BenchmarkId::new("allow", bindings), &bindings, |b, _| {
             b.iter(|| engine.decide(black_box("PUT"), black_box(&path), Some(black_box(&id))))
         });

@@ -26,17 +26,14 @@ pub fn synthetic_table(bindings: usize) -> Table {
     let act = |a: &str| Access::Action(a.into());
     let mut grants: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> = BTreeMap::new();
     for i in 0..bindings {
-        grants
-            .entry(format!("ns-{}", i / 10))
-            .or_default()
-            .insert(
-                format!("user:u{i}@example.com"),
-                vec![GrantSpec {
-                    role: "developer".into(),
-                    apis: None,
-                    source: "bench".into(),
-                }],
-            );
+        grants.entry(format!("ns-{}", i / 10)).or_default().insert(
+            format!("user:u{i}@example.com"),
+            vec![GrantSpec {
+                role: "developer".into(),
+                apis: None,
+                source: "bench".into(),
+            }],
+        );
     }
     let namespaces = grants.keys().cloned().collect();
     let mut pipeline = route(&["GET"], "/pipeline/**", act("list"));
@@ -67,11 +64,31 @@ pub fn synthetic_table(bindings: usize) -> Table {
             route(&[], "/dex/**", Access::Public),
             route(&[], "/**", Access::Authenticated),
             route(&[], "/notebook/{namespace}/{api}/**", act("get")),
-            route(&["GET"], "/serving/v1/namespaces/{namespace}/apis", act("list")),
-            route(&["GET"], "/serving/v1/namespaces/{namespace}/apis/{api}", act("get")),
-            route(&["PUT", "POST"], "/serving/v1/namespaces/{namespace}/apis/{api}", act("deploy")),
-            route(&["DELETE"], "/serving/v1/namespaces/{namespace}/apis/{api}", act("delete")),
-            route(&["GET"], "/serving/v1/namespaces/{namespace}/apis/{api}/logs", act("logs")),
+            route(
+                &["GET"],
+                "/serving/v1/namespaces/{namespace}/apis",
+                act("list"),
+            ),
+            route(
+                &["GET"],
+                "/serving/v1/namespaces/{namespace}/apis/{api}",
+                act("get"),
+            ),
+            route(
+                &["PUT", "POST"],
+                "/serving/v1/namespaces/{namespace}/apis/{api}",
+                act("deploy"),
+            ),
+            route(
+                &["DELETE"],
+                "/serving/v1/namespaces/{namespace}/apis/{api}",
+                act("delete"),
+            ),
+            route(
+                &["GET"],
+                "/serving/v1/namespaces/{namespace}/apis/{api}/logs",
+                act("logs"),
+            ),
             pipeline,
         ],
         grants,

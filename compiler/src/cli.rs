@@ -31,6 +31,12 @@ pub struct Cli {
 pub enum Command {
     /// Compile a policy directory into the filter's ACL table (JSON).
     Compile(CompileArgs),
+    /// Emit deployable configuration around a compiled table.
+    #[command(subcommand)]
+    Emit(crate::emit::EmitCommand),
+    /// Mint test tokens with a local private key (for demos, tests and `explain`).
+    #[command(subcommand)]
+    Token(crate::mint::TokenCommand),
 }
 
 /// How diagnostics are printed.
@@ -122,5 +128,7 @@ pub fn run() -> ExitCode {
     };
     match &cli.command {
         Command::Compile(args) => compile(args),
+        Command::Emit(cmd) => crate::emit::run(cmd),
+        Command::Token(cmd) => crate::mint::run(cmd),
     }
 }

@@ -14,6 +14,8 @@ pub mod builtin;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod emit;
+pub mod mint;
 pub mod model;
 pub mod yaml;
 

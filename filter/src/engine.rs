@@ -293,11 +293,16 @@ impl Engine {
             gw.user_header.clone(),
             format!("{}{}", gw.user_prefix, identity.user),
         )];
-        if !identity.groups.is_empty() {
-            h.push((
-                gw.groups_header.clone(),
-                identity.groups.join(&gw.groups_separator),
-            ));
+        // INVARIANT: a group whose name holds the separator would read upstream as several
+        // groups (`a,admins`); such groups are left out of the header, never split.
+        let groups: Vec<&str> = identity
+            .groups
+            .iter()
+            .map(String::as_str)
+            .filter(|g| !g.is_empty() && !g.contains(gw.groups_separator.as_str()))
+            .collect();
+        if !groups.is_empty() {
+            h.push((gw.groups_header.clone(), groups.join(&gw.groups_separator)));
         }
         h
     }
@@ -308,8 +313,8 @@ impl Engine {
             return denied;
         };
         let audit = &self.table.gateway.audit;
-        let applies = audit.all
-            || namespace.is_some_and(|ns| audit.namespaces.iter().any(|a| a == ns));
+        let applies =
+            audit.all || namespace.is_some_and(|ns| audit.namespaces.iter().any(|a| a == ns));
         if !(applies && reason.auditable()) {
             return denied;
         }

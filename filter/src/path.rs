@@ -104,14 +104,14 @@ fn decode_segment(raw: &str) -> Result<String, DenyReason> {
                 return Err(DenyReason::BadPath);
             };
             let d = hi * 16 + lo;
-            if d == b'/' || d == b'\\' || d == b';' || d < 0x20 || d >= 0x7f {
+            if d == b'/' || d == b'\\' || d == b';' || !(0x20..0x7f).contains(&d) {
                 return Err(DenyReason::BadPath);
             }
             out.push(d);
             i += 3;
             continue;
         }
-        if b == b'\\' || b == b';' || b < 0x20 || b >= 0x7f {
+        if b == b'\\' || b == b';' || !(0x20..0x7f).contains(&b) {
             return Err(DenyReason::BadPath);
         }
         out.push(b);
@@ -209,6 +209,7 @@ pub fn is_namespace_name(s: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

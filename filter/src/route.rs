@@ -143,7 +143,9 @@ impl Route {
         }
         for m in &spec.methods {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(err(format!("method `{m}` must be an upper-case HTTP method")));
+                return Err(err(format!(
+                    "method `{m}` must be an upper-case HTTP method"
+                )));
             }
         }
         let mut methods = spec.methods.clone();
@@ -193,8 +195,8 @@ impl Route {
         {
             return false;
         }
-        let methods_meet = self.methods.is_empty()
-            || self.methods.iter().any(|m| other.methods.contains(m));
+        let methods_meet =
+            self.methods.is_empty() || self.methods.iter().any(|m| other.methods.contains(m));
         methods_meet
             && self.segments.iter().zip(&other.segments).all(|(a, b)| {
                 a.rank() == b.rank()
@@ -264,7 +266,11 @@ impl RouteTable {
     }
 
     /// Finds the route for a request; `Ok(None)` when nothing matches.
-    pub fn resolve(&self, method: &str, path: &NormalizedPath) -> Result<Option<Target>, DenyReason> {
+    pub fn resolve(
+        &self,
+        method: &str,
+        path: &NormalizedPath,
+    ) -> Result<Option<Target>, DenyReason> {
         for route in &self.routes {
             if !route.method_matches(method) {
                 continue;
@@ -272,7 +278,9 @@ impl RouteTable {
             let Some((ns_cap, api_cap)) = match_segments(&route.segments, &path.segments) else {
                 continue;
             };
-            let mut namespace = ns_cap.map(str::to_string).or_else(|| route.namespace.clone());
+            let mut namespace = ns_cap
+                .map(str::to_string)
+                .or_else(|| route.namespace.clone());
             if let Some(param) = &route.namespace_query {
                 let values = path
                     .query
@@ -323,6 +331,7 @@ fn match_segments<'a>(template: &[Segment], segs: &'a [String]) -> Option<Captur
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::path::normalize;
@@ -376,7 +385,9 @@ mod tests {
 
     #[test]
     fn query_namespace_routes_need_the_parameter_once() {
-        let t = resolve("GET", "/pipeline/apis/v1?namespace=team-a").unwrap().unwrap();
+        let t = resolve("GET", "/pipeline/apis/v1?namespace=team-a")
+            .unwrap()
+            .unwrap();
         assert_eq!(t.namespace.as_deref(), Some("team-a"));
         let t = resolve("GET", "/pipeline/apis/v1").unwrap().unwrap();
         assert_eq!(t.access, Access::Authenticated);
@@ -402,7 +413,10 @@ mod tests {
 
     #[test]
     fn rest_matches_empty_and_exact_templates_need_exact_length() {
-        assert_eq!(resolve("GET", "/dex").unwrap().unwrap().access, Access::Public);
+        assert_eq!(
+            resolve("GET", "/dex").unwrap().unwrap().access,
+            Access::Public
+        );
         assert_eq!(
             resolve("GET", "/dex/auth/x").unwrap().unwrap().access,
             Access::Public

@@ -41,7 +41,11 @@ fn table() -> Table {
     };
     put("team-a", "user:alice@example.com", grant("edit", None));
     put("team-a", "user:bob@example.com", grant("view", None));
-    put("models", "user:carol@example.com", grant("developer", Some(&["fraud-model"])));
+    put(
+        "models",
+        "user:carol@example.com",
+        grant("developer", Some(&["fraud-model"])),
+    );
     put("models", "group:ml-ops", grant("developer", None));
     put("*", "group:platform", grant("view", None));
     Table {
@@ -60,10 +64,15 @@ fn table() -> Table {
             .map(String::from)
             .to_vec(),
         roles: BTreeMap::from([
-            ("view".into(), vec!["get".into(), "list".into(), "logs".into()]),
+            (
+                "view".into(),
+                vec!["get".into(), "list".into(), "logs".into()],
+            ),
             (
                 "edit".into(),
-                ["get", "list", "logs", "connect"].map(String::from).to_vec(),
+                ["get", "list", "logs", "connect"]
+                    .map(String::from)
+                    .to_vec(),
             ),
             (
                 "developer".into(),
@@ -109,7 +118,10 @@ fn owners_and_contributors_get_their_actions() {
     let e = engine();
     let alice = who("alice@example.com", &[]);
     let bob = who("bob@example.com", &[]);
-    assert_eq!(decide(&e, "GET", "/notebook/team-a/nb/lab", Some(&alice)), Ok(()));
+    assert_eq!(
+        decide(&e, "GET", "/notebook/team-a/nb/lab", Some(&alice)),
+        Ok(())
+    );
     assert_eq!(
         decide(&e, "GET", "/notebook/team-a/nb/lab", Some(&bob)),
         Err(DenyReason::NotPermitted)
@@ -128,17 +140,26 @@ fn owners_and_contributors_get_their_actions() {
 fn api_scoped_grants_cover_only_their_apis() {
     let e = engine();
     let carol = who("carol@example.com", &[]);
-    assert_eq!(decide(&e, "PUT", "/serving/models/fraud-model", Some(&carol)), Ok(()));
+    assert_eq!(
+        decide(&e, "PUT", "/serving/models/fraud-model", Some(&carol)),
+        Ok(())
+    );
     assert_eq!(
         decide(&e, "PUT", "/serving/models/churn-model", Some(&carol)),
         Err(DenyReason::NotPermitted)
     );
     // Group grants are unscoped.
     let ops = who("dave@example.com", &["ml-ops"]);
-    assert_eq!(decide(&e, "PUT", "/serving/models/churn-model", Some(&ops)), Ok(()));
+    assert_eq!(
+        decide(&e, "PUT", "/serving/models/churn-model", Some(&ops)),
+        Ok(())
+    );
     // A grant in all namespaces.
     let plat = who("erin@example.com", &["platform"]);
-    assert_eq!(decide(&e, "GET", "/serving/models/x/logs", Some(&plat)), Ok(()));
+    assert_eq!(
+        decide(&e, "GET", "/serving/models/x/logs", Some(&plat)),
+        Ok(())
+    );
     assert_eq!(
         decide(&e, "PUT", "/serving/models/x", Some(&plat)),
         Err(DenyReason::NotPermitted)
@@ -171,11 +192,21 @@ fn hostile_paths_are_never_judged_against_another_namespace() {
         Err(DenyReason::NotPermitted)
     );
     assert_eq!(
-        decide(&e, "GET", "/notebook/team-a%2f..%2fmodels/nb/", Some(&alice)),
+        decide(
+            &e,
+            "GET",
+            "/notebook/team-a%2f..%2fmodels/nb/",
+            Some(&alice)
+        ),
         Err(DenyReason::BadPath)
     );
     assert_eq!(
-        decide(&e, "GET", "/pipeline/x?namespace=team-a&namespace=models", Some(&alice)),
+        decide(
+            &e,
+            "GET",
+            "/pipeline/x?namespace=team-a&namespace=models",
+            Some(&alice)
+        ),
         Err(DenyReason::AmbiguousNamespace)
     );
     assert_eq!(
@@ -193,7 +224,10 @@ fn allow_emits_identity_headers_with_prefix_and_groups() {
     assert_eq!(
         d.headers,
         vec![
-            ("kubeflow-userid".into(), "accounts.google.com:dave@example.com".into()),
+            (
+                "kubeflow-userid".into(),
+                "accounts.google.com:dave@example.com".into()
+            ),
             ("kubeflow-groups".into(), "ml-ops,analysts".into()),
         ]
     );
@@ -236,7 +270,10 @@ fn bad_tables_are_refused_with_a_reason() {
     assert!(Engine::new(t).unwrap_err().0.contains("format_version"));
     let mut t = table();
     t.roles.insert("x".into(), vec!["nope".into()]);
-    assert!(Engine::new(t).unwrap_err().0.contains("unknown action `nope`"));
+    assert!(Engine::new(t)
+        .unwrap_err()
+        .0
+        .contains("unknown action `nope`"));
     let mut t = table();
     t.gateway.user_header = "Kubeflow UserId".into();
     assert!(Engine::new(t).is_err());
@@ -268,4 +305,13 @@ fn lookup_cost_does_not_depend_on_namespace_count() {
         decide(&e, "GET", "/pipeline/x?namespace=ns-9998", Some(&u)),
         Err(DenyReason::NotPermitted)
     );
+}
+
+#[test]
+fn a_group_holding_the_separator_is_never_split_upstream() {
+    let e = engine();
+    let id = who("dave@example.com", &["ml-ops", "x,kubeflow-admins", ""]);
+    let d = e.decide("GET", "/serving/models/x", Some(&id));
+    assert_eq!(d.verdict, Verdict::Allow);
+    assert_eq!(d.headers[1], ("kubeflow-groups".into(), "ml-ops".into()));
 }

@@ -3,10 +3,13 @@
 
 use gatehouse_filter::gate::{Host, Level};
 
+/// A local reply: status, headers, body.
+pub type Reply = (u32, Vec<(String, String)>, String);
+
 /// A host that records what the filter does.
 pub struct MockHost {
     pub headers: Vec<(String, Vec<u8>)>,
-    pub response: Option<(u32, Vec<(String, String)>, String)>,
+    pub response: Option<Reply>,
     pub logs: Vec<String>,
     pub counters: Vec<String>,
     pub now: u64,
