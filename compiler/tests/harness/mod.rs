@@ -1,0 +1,250 @@
+//! End-to-end harness: starts the echo upstream and a real Envoy with the built Gatehouse
+//! filter on loopback ports the test picks, sends raw HTTP/1.1 requests, and stops both by PID.
+//!
+//! Needs `GATEHOUSE_ENVOY` (the Envoy binary; `scripts/setup.sh` prints it) and the release
+//! filter at `GATEHOUSE_WASM` or `target/wasm32-wasip1/release/gatehouse_filter.wasm`.
+//! Without them the tests skip with a message — except under CI (`CI` set), where they fail.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gatehouse::emit::envoy::{bootstrap, EnvoyOptions};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Envoy binary and the filter, or `None` (with a printed reason) when the test must skip.
+pub fn prerequisites() -> Option<(PathBuf, PathBuf)> {
+    let envoy = std::env::var_os("GATEHOUSE_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/envoy"));
+    let wasm = std::env::var_os("GATEHOUSE_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/wasm32-wasip1/release/gatehouse_filter.wasm"));
+    let missing: Vec<String> = [
+        (&envoy, "Envoy (run scripts/setup.sh)"),
+        (
+            &wasm,
+            "the filter (cargo build -p gatehouse-filter --target wasm32-wasip1 --release)",
+        ),
+    ]
+    .iter()
+    .filter(|(p, _)| !p.exists())
+    .map(|(p, what)| format!("{what} at {}", p.display()))
+    .collect();
+    if missing.is_empty() {
+        return Some((envoy, wasm));
+    }
+    let msg = format!("end-to-end test needs {}", missing.join(" and "));
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{what} exited with {status} before listening:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
+}
+
+/// A running Envoy + echo upstream; both are stopped when dropped.
+pub struct Gateway {
+    pub port: u16,
+    pub admin: u16,
+    envoy: Child,
+    upstream: Child,
+    pub dir: tempdir::Dir,
+}
+
+pub mod tempdir {
+    //! A tiny temporary directory (removed on drop).
+    use std::path::PathBuf;
+
+    pub struct Dir(pub PathBuf);
+
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let p = std::env::temp_dir()
+                .join(format!("gatehouse-{tag}-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Gateway {
+    /// Starts Envoy with `table_json` as the filter's configuration.
+    pub fn start(envoy: &Path, wasm: &Path, table_json: &str) -> Gateway {
+        let dir = tempdir::Dir::new("e2e");
+        let (port, admin, up) = (free_port(), free_port(), free_port());
+        let up_log = dir.0.join("upstream.log");
+        let mut upstream = Command::new("python3")
+            .arg(root().join("scripts/echo_upstream.py"))
+            .args(["--port", &up.to_string(), "--max-seconds", "600"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&up_log).unwrap())
+            .spawn()
+            .expect("python3 for the echo upstream");
+        wait_for_port(up, &mut upstream, "echo upstream", &up_log);
+        let config = bootstrap(&EnvoyOptions {
+            wasm_path: wasm.display().to_string(),
+            table_json: table_json.to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            upstream: SocketAddr::from(([127, 0, 0, 1], up)),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
+        });
+        let cfg_path = dir.0.join("envoy.json");
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        let log = dir.0.join("envoy.log");
+        let mut child = Command::new(envoy)
+            .arg("-c")
+            .arg(&cfg_path)
+            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+            .arg("--log-path")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start envoy");
+        wait_for_port(port, &mut child, "envoy", &log);
+        Gateway {
+            port,
+            admin,
+            envoy: child,
+            upstream,
+            dir,
+        }
+    }
+
+    /// Envoy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// Sends a request with these headers (repeats allowed) to the gateway.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        send(self.port, method, path, headers)
+    }
+
+    /// GETs an admin path (e.g. `/stats/prometheus`).
+    pub fn admin_get(&self, path: &str) -> String {
+        send(self.admin, "GET", path, &[]).body
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for child in [&mut self.envoy, &mut self.upstream] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON body (the echo upstream's view, or a denial).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// For an allowed request: the values the upstream received for `name`.
+    pub fn upstream_header(&self, name: &str) -> Vec<String> {
+        self.json()["headers"][name]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// For a denial: the reason code.
+    pub fn reason(&self) -> String {
+        self.json()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Raw HTTP/1.1 with `Connection: close`, so paths and headers go out exactly as written.
+pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nhost: gatehouse.test\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
