@@ -13,6 +13,7 @@
 pub mod builtin;
 pub mod cli;
 pub mod compile;
+pub mod crd;
 pub mod diagnostic;
 pub mod emit;
 pub mod mint;

@@ -1,0 +1,249 @@
+//! Validation of Kubernetes custom resources against a CustomResourceDefinition, the way the
+//! API server does it on create: the version's structural OpenAPI v3 schema (types, required,
+//! enum, limits, patterns, formats, list types, unknown fields, `oneOf`/`anyOf`/`allOf`/`not`)
+//! and its CEL rules (`x-kubernetes-validations`). `gatehouse emit` uses it so that what it
+//! prints is what Istio accepts.
+//!
+//! ```no_run
+//! use gatehouse::crd::{parse_documents, Crd};
+//! let crd = Crd::from_yaml(&std::fs::read_to_string("wasmplugin-crd.yaml")?)?;
+//! for doc in parse_documents(&std::fs::read_to_string("plugin.yaml")?)? {
+//!     for v in crd.validate(&doc) {
+//!         eprintln!("{v}");
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod cel;
+pub mod schema;
+pub mod url;
+mod validate;
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use schema::Schema;
+use validate::{field, validate, Mode};
+
+/// One reason a resource would be refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The offending field, e.g. `spec.vmConfig.env[0].name` (empty: the whole resource).
+    pub path: String,
+    /// The full message, naming the path, in the API server's wording.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A CustomResourceDefinition: its group, kind, and the schema of each version.
+#[derive(Debug, Clone)]
+pub struct Crd {
+    /// API group, e.g. `extensions.istio.io`.
+    pub group: String,
+    /// Kind, e.g. `WasmPlugin`.
+    pub kind: String,
+    /// `(version name, schema)` for every version that has a schema.
+    pub versions: Vec<(String, Schema)>,
+}
+
+#[derive(Deserialize)]
+struct CrdIn {
+    kind: String,
+    spec: CrdSpecIn,
+}
+
+#[derive(Deserialize)]
+struct CrdSpecIn {
+    group: String,
+    names: NamesIn,
+    versions: Vec<VersionIn>,
+}
+
+#[derive(Deserialize)]
+struct NamesIn {
+    kind: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionIn {
+    name: String,
+    schema: Option<SchemaIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaIn {
+    #[serde(rename = "openAPIV3Schema")]
+    open_api_v3_schema: Value,
+}
+
+/// Every non-empty YAML document of `text` (`---`-separated), as JSON values.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let mut docs = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let v = Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    Ok(docs)
+}
+
+impl Crd {
+    /// Reads the first CustomResourceDefinition in a YAML (or JSON) text, e.g. the output of
+    /// `kubectl get crd wasmplugins.extensions.istio.io -o yaml`.
+    pub fn from_yaml(text: &str) -> Result<Crd, String> {
+        let docs = parse_documents(text)?;
+        let doc = docs
+            .iter()
+            .find(|d| d.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+            .ok_or("no CustomResourceDefinition in the file")?;
+        Crd::from_value(doc)
+    }
+
+    /// Reads a CustomResourceDefinition from its JSON form.
+    pub fn from_value(doc: &Value) -> Result<Crd, String> {
+        let crd: CrdIn = serde_path_to_error::deserialize(doc).map_err(|e| {
+            format!(
+                "not a CustomResourceDefinition: `{}`: {}",
+                e.path(),
+                e.inner()
+            )
+        })?;
+        if crd.kind != "CustomResourceDefinition" {
+            return Err(format!(
+                "kind is `{}`, not CustomResourceDefinition",
+                crd.kind
+            ));
+        }
+        let mut versions = Vec::new();
+        for v in crd.spec.versions {
+            if let Some(s) = v.schema {
+                let schema = Schema::from_value(&s.open_api_v3_schema)
+                    .map_err(|e| format!("version `{}`: {e}", v.name))?;
+                versions.push((v.name, schema));
+            }
+        }
+        Ok(Crd {
+            group: crd.spec.group,
+            kind: crd.spec.names.kind,
+            versions,
+        })
+    }
+
+    /// The `apiVersion`s this CRD serves with a schema (`group/version`).
+    pub fn api_versions(&self) -> Vec<String> {
+        self.versions
+            .iter()
+            .map(|(v, _)| format!("{}/{v}", self.group))
+            .collect()
+    }
+
+    /// Every reason the API server would refuse `resource` on create; empty when it passes.
+    pub fn validate(&self, resource: &Value) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let Some(obj) = resource.as_object() else {
+            out.push(Violation {
+                path: String::new(),
+                message: format!(
+                    "the resource must be an object, not {}",
+                    cel::type_name(resource)
+                ),
+            });
+            return out;
+        };
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        if kind != self.kind {
+            out.push(Violation {
+                path: "kind".into(),
+                message: format!(
+                    "kind: Invalid value: \"{kind}\": this CRD defines `{}`",
+                    self.kind
+                ),
+            });
+        }
+        let schema = self
+            .versions
+            .iter()
+            .find(|(v, _)| format!("{}/{v}", self.group) == api_version)
+            .map(|(_, s)| s);
+        let Some(schema) = schema else {
+            out.push(Violation {
+                path: "apiVersion".into(),
+                message: format!(
+                    "apiVersion: Unsupported value: \"{api_version}\": supported values: {}",
+                    self.api_versions().join(", ")
+                ),
+            });
+            return out;
+        };
+        check_metadata(obj.get("metadata"), &mut out);
+        // apiVersion, kind and metadata are implicit at the root of every custom resource.
+        let body: serde_json::Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        validate(schema, &Value::Object(body), "", Mode::Structural, &mut out);
+        out
+    }
+}
+
+/// `metadata.name` (or `generateName`) must be a DNS-1123 subdomain; `namespace` a label.
+fn check_metadata(meta: Option<&Value>, out: &mut Vec<Violation>) {
+    let mut bad = |path: &str, message: String| {
+        out.push(Violation {
+            path: path.into(),
+            message,
+        })
+    };
+    let Some(meta) = meta.and_then(Value::as_object) else {
+        bad(
+            "metadata",
+            "metadata: Required value: an object with `name`".into(),
+        );
+        return;
+    };
+    match (meta.get("name"), meta.get("generateName")) {
+        (Some(Value::String(n)), _) if !is_subdomain(n) => bad(
+            "metadata.name",
+            format!("metadata.name: Invalid value: \"{n}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
+        ),
+        (Some(Value::String(_)), _) | (None, Some(Value::String(_))) => {}
+        _ => bad("metadata.name", "metadata.name: Required value: name or generateName is required".into()),
+    }
+    if let Some(ns) = meta.get("namespace") {
+        let ok = ns
+            .as_str()
+            .is_some_and(|s| s.len() <= 63 && is_subdomain(s) && !s.contains('.'));
+        if !ok {
+            let at = field("metadata", "namespace");
+            bad(
+                &at,
+                format!("{at}: Invalid value: {ns}: must be an RFC 1123 label"),
+            );
+        }
+    }
+}
+
+fn is_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}

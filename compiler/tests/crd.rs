@@ -1,0 +1,229 @@
+//! The CRD validator against Istio's own CRDs and test data (read from `../shared/anchors`;
+//! skipped with a message when that folder is absent), plus targeted cases on small schemas.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use gatehouse::crd::{parse_documents, Crd};
+use serde_json::{json, Value};
+
+fn anchors() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/anchors");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: ../shared/anchors is absent (it holds Istio's CRDs and samples)");
+        None
+    }
+}
+
+fn crd(dir: &Path, name: &str) -> Crd {
+    Crd::from_yaml(&std::fs::read_to_string(dir.join("istio").join(name)).unwrap()).unwrap()
+}
+
+fn docs(dir: &Path, name: &str) -> Vec<Value> {
+    parse_documents(&std::fs::read_to_string(dir.join("istio").join(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn istio_accepts_what_the_validator_accepts() {
+    let Some(dir) = anchors() else { return };
+    let crd = crd(&dir, "wasmplugin-crd.yaml");
+    let valid = docs(&dir, "wasmplugin-valid.yaml");
+    assert!(valid.len() >= 4);
+    for doc in &valid {
+        let v = crd.validate(doc);
+        assert!(v.is_empty(), "{}: {v:?}", doc["metadata"]["name"]);
+    }
+}
+
+#[test]
+fn istio_rejects_what_the_validator_rejects_with_istios_message() {
+    let Some(dir) = anchors() else { return };
+    let crd = crd(&dir, "wasmplugin-crd.yaml");
+    let invalid = docs(&dir, "wasmplugin-invalid.yaml");
+    assert!(invalid.len() >= 15);
+    for mut doc in invalid {
+        // `_err` is the test data's expected message, not part of the resource.
+        let expected = doc.as_object_mut().unwrap().remove("_err").unwrap();
+        let expected = expected.as_str().unwrap();
+        let got: Vec<String> = crd.validate(&doc).iter().map(ToString::to_string).collect();
+        assert!(
+            got.iter().any(|m| m.contains(expected)),
+            "{}: expected `{expected}`, got {got:?}",
+            doc["metadata"]["name"]
+        );
+    }
+}
+
+#[test]
+fn cel_only_failures_are_caught_by_cel() {
+    let Some(dir) = anchors() else { return };
+    let crd = crd(&dir, "wasmplugin-crd.yaml");
+    // These samples break only a CEL rule: the schema alone lets them through.
+    let cel_only = [
+        "url must have schema one of",
+        "value may only be set when valueFrom is INLINE",
+        "wildcard not allowed in label value match",
+        "wildcard not allowed in label key match",
+    ];
+    let mut seen = 0;
+    for mut doc in docs(&dir, "wasmplugin-invalid.yaml") {
+        let expected = doc.as_object_mut().unwrap().remove("_err").unwrap();
+        if !cel_only.iter().any(|m| expected.as_str() == Some(m)) {
+            continue;
+        }
+        seen += 1;
+        let got = crd.validate(&doc);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].message.contains("Invalid value"), "{got:?}");
+        assert!(
+            got[0].message.contains(expected.as_str().unwrap()),
+            "{got:?}"
+        );
+    }
+    assert_eq!(seen, 6);
+}
+
+#[test]
+fn envoyfilter_and_requestauthentication_crds_load_and_check() {
+    let Some(dir) = anchors() else { return };
+    let ef = crd(&dir, "envoyfilter-crd.yaml");
+    let mut doc = json!({
+        "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": {"name": "x", "namespace": "istio-system"},
+        "spec": {"configPatches": [{"applyTo": "HTTP_FILTER",
+            "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {"name": "n"}}}},
+            "patch": {"operation": "INSERT_BEFORE", "value": {"anything": [1, 2]}}}]}
+    });
+    assert_eq!(ef.validate(&doc), vec![]);
+    // `oneOf`: a match naming both a listener and a cluster is refused.
+    doc["spec"]["configPatches"][0]["match"]["cluster"] = json!({"name": "c"});
+    let v = ef.validate(&doc);
+    assert!(v.iter().any(|v| v.message.contains("(oneOf)")), "{v:?}");
+    // A CEL rule on an integer: waypoint ports.
+    doc["spec"]["configPatches"][0]["match"] =
+        json!({"context": "WAYPOINT", "waypoint": {"portNumber": 70000}});
+    let v = ef.validate(&doc);
+    assert!(
+        v.iter()
+            .any(|v| v.message.contains("port must be between 1-65535")),
+        "{v:?}"
+    );
+
+    let ra = crd(&dir, "requestauthentication-crd.yaml");
+    let doc = json!({
+        "apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+        "metadata": {"name": "dex"},
+        "spec": {"jwtRules": [{"issuer": "https://dex", "jwksUri": "ftp://x/keys", "jwks": "{}",
+                               "timeout": "0s"}]}
+    });
+    let v: Vec<String> = ra.validate(&doc).iter().map(ToString::to_string).collect();
+    for m in [
+        "url must have scheme http:// or https://",
+        "only one of jwks or jwksUri can be set",
+        "must be a valid duration greater than 1ms",
+    ] {
+        assert!(v.iter().any(|s| s.contains(m)), "{m}: {v:?}");
+    }
+}
+
+fn small_crd(schema: Value) -> Crd {
+    Crd::from_value(&json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.example.com"},
+        "spec": {"group": "example.com", "names": {"kind": "Thing"},
+                 "versions": [{"name": "v1", "schema": {"openAPIV3Schema": schema}}]}
+    }))
+    .unwrap()
+}
+
+fn thing(spec: Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": spec})
+}
+
+fn messages(crd: &Crd, spec: Value) -> Vec<String> {
+    crd.validate(&thing(spec))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn targeted_schema_checks() {
+    let crd = small_crd(json!({"type": "object", "properties": {"spec": {
+        "type": "object", "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 5, "pattern": "^[a-z]+$"},
+            "mode": {"type": "string", "enum": ["A", "B"]},
+            "count": {"type": "integer", "minimum": 1, "maximum": 3},
+            "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2,
+                     "x-kubernetes-list-type": "set"},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "when": {"type": "string", "format": "date-time"}
+        },
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.mode) || self.mode != 'B' || has(self.count)",
+             "message": "mode B needs a count"}
+        ]
+    }}}));
+    assert_eq!(
+        messages(&crd, json!({"name": "ok", "free": {"any": {"thing": 1}}})),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        messages(&crd, json!({"name": 7})),
+        ["spec.name in body must be of type string: \"integer\""]
+    );
+    assert_eq!(messages(&crd, json!({})), ["spec.name: Required value"]);
+    assert_eq!(
+        messages(&crd, json!({"name": "a", "mode": "C"})),
+        ["spec.mode: Unsupported value: \"C\": supported values: \"A\", \"B\""]
+    );
+    assert_eq!(
+        messages(&crd, json!({"name": "a", "extra": 1})),
+        ["unknown field \"spec.extra\""]
+    );
+    assert_eq!(
+        messages(&crd, json!({"name": "a", "mode": "B"})),
+        ["spec: Invalid value: \"object\": mode B needs a count"]
+    );
+    assert_eq!(
+        messages(&crd, json!({"name": "TOOLONG"})),
+        [
+            "spec.name in body should be at most 5 chars long",
+            "spec.name in body should match '^[a-z]+$'"
+        ]
+    );
+    assert_eq!(
+        messages(
+            &crd,
+            json!({"name": "a", "count": 4, "tags": ["x", "x", "y"], "when": "noon"})
+        ),
+        [
+            "spec.count in body should be less than or equal to 3",
+            "spec.tags in body should have at most 2 items",
+            "spec.tags[1]: Duplicate value: \"x\"",
+            "spec.when in body must be of type date-time: \"noon\""
+        ]
+    );
+    // A wrong field does not hide the node's rules, nor the other way round.
+    assert_eq!(messages(&crd, json!({"name": 1, "mode": "B"})).len(), 2);
+}
+
+#[test]
+fn wrong_kind_version_and_name_are_refused() {
+    let crd = small_crd(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    let mut doc = thing(json!({}));
+    doc["apiVersion"] = json!("example.com/v2");
+    let v = crd.validate(&doc);
+    assert!(
+        v[0].message.contains("supported values: example.com/v1"),
+        "{v:?}"
+    );
+    let mut doc = thing(json!({}));
+    doc["kind"] = json!("Other");
+    doc["metadata"]["name"] = json!("Not_A_Name");
+    let v = crd.validate(&doc);
+    assert_eq!(v.len(), 2, "{v:?}");
+}
