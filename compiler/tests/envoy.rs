@@ -73,6 +73,9 @@ fn start() -> Option<Gateway> {
     Some(Gateway::start(&envoy, &wasm, &table_json(&compiled.table)))
 }
 
+/// name, method, path, headers, expected status, expected reason.
+type DenyCase<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, u16, &'a str);
+
 #[test]
 fn through_envoy() {
     let Some(gw) = start() else { return };
@@ -220,7 +223,7 @@ fn through_envoy() {
     // Denials: status, reason, challenge.
     let carol = dex("carol@example.com", &[]);
     let alice = dex("alice@example.com", &[]);
-    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, u16, &str)> = vec![
+    let cases: Vec<DenyCase> = vec![
         ("no token", "GET", "/notebook/alice/nb/", vec![], 401, "no_identity"),
         ("spoofed header only", "GET", "/notebook/alice/nb/", vec![("kubeflow-userid", "alice@example.com".into())], 401, "no_identity"),
         ("view may not delete", "DELETE", "/jupyter/api/namespaces/alice/notebooks/nb", vec![("authorization", bearer(&carol))], 403, "not_permitted"),
