@@ -5,6 +5,8 @@
 //! [`Engine::preflight`] normalizes the path and finds the route (public routes stop there),
 //! then [`Engine::authorize`] judges the verified identity against the route's namespace.
 
+use std::borrow::Cow;
+
 use crate::acl::Acl;
 use crate::path::{normalize, NormalizedPath};
 use crate::reason::DenyReason;
@@ -208,36 +210,40 @@ impl Engine {
 
     /// Step 2: judge a verified identity against the route.
     pub fn authorize(&self, pre: &Preflight, identity: &Identity) -> Decision {
-        let Some(target) = &pre.target else {
-            return self.audit(
-                Decision::deny(DenyReason::RouteUnknown, None),
-                None,
-                identity,
-            );
+        self.judge(pre.target.as_ref().map(Cow::Borrowed), identity)
+    }
+
+    /// Step 2, consuming the preflight: the same decision as [`Engine::authorize`], without
+    /// copying the target into it (the request path's form).
+    pub fn authorize_owned(&self, pre: Preflight, identity: &Identity) -> Decision {
+        self.judge(pre.target.map(Cow::Owned), identity)
+    }
+
+    fn judge(&self, target: Option<Cow<'_, Target>>, identity: &Identity) -> Decision {
+        let Some(target) = target else {
+            return self.audit(Decision::deny(DenyReason::RouteUnknown, None), identity);
         };
-        match &target.access {
-            Access::Public | Access::Authenticated => self.allow(identity, target, None, None),
-            Access::Action(action) => {
-                let bit = self.acl.actions.get(action).copied();
-                let ns = target.namespace.as_deref().unwrap_or_default();
-                let grant = bit.and_then(|bit| {
-                    self.acl
-                        .grants_for(ns, &identity.user, &identity.groups)
-                        .find(|g| g.covers(bit, target.api.as_deref()))
-                });
-                match grant {
-                    Some(g) => self.allow(
-                        identity,
-                        target,
-                        Some(action.clone()),
-                        Some(g.source.clone()),
-                    ),
-                    None => {
-                        let mut d = Decision::deny(DenyReason::NotPermitted, Some(target.clone()));
-                        d.action = Some(action.clone());
-                        self.audit(d, Some(ns), identity)
-                    }
-                }
+        let Access::Action(action) = &target.access else {
+            // Public or authenticated: a verified identity is all it takes.
+            return self.allow(identity, target.into_owned(), None, None);
+        };
+        let bit = self.acl.actions.get(action).copied();
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        let grant = bit.and_then(|bit| {
+            self.acl
+                .grants_for(ns, &identity.user, &identity.groups)
+                .find(|g| g.covers(bit, target.api.as_deref()))
+        });
+        let action = Some(action.clone());
+        match grant {
+            Some(g) => {
+                let source = Some(g.source.clone());
+                self.allow(identity, target.into_owned(), action, source)
+            }
+            None => {
+                let mut d = Decision::deny(DenyReason::NotPermitted, Some(target.into_owned()));
+                d.action = action;
+                self.audit(d, identity)
             }
         }
     }
@@ -252,7 +258,7 @@ impl Engine {
             return self.public(&pre);
         }
         match identity {
-            Some(id) => self.authorize(&pre, id),
+            Some(id) => self.authorize_owned(pre, id),
             None => Decision::deny(DenyReason::NoIdentity, pre.target),
         }
     }
@@ -272,14 +278,14 @@ impl Engine {
     fn allow(
         &self,
         identity: &Identity,
-        target: &Target,
+        target: Target,
         action: Option<String>,
         granted_by: Option<String>,
     ) -> Decision {
         Decision {
             verdict: Verdict::Allow,
             audited: None,
-            target: Some(target.clone()),
+            target: Some(target),
             action,
             granted_by,
             headers: self.identity_headers(identity),
@@ -289,30 +295,42 @@ impl Engine {
     /// The identity headers for a verified identity.
     pub fn identity_headers(&self, identity: &Identity) -> Vec<(String, String)> {
         let gw = &self.table.gateway;
-        let mut h = vec![(
-            gw.user_header.clone(),
-            format!("{}{}", gw.user_prefix, identity.user),
-        )];
+        let mut user = String::with_capacity(gw.user_prefix.len() + identity.user.len());
+        user.push_str(&gw.user_prefix);
+        user.push_str(&identity.user);
+        let mut h = Vec::with_capacity(2);
+        h.push((gw.user_header.clone(), user));
         // INVARIANT: a group whose name holds the separator would read upstream as several
         // groups (`a,admins`); such groups are left out of the header, never split.
-        let groups: Vec<&str> = identity
+        let sep = gw.groups_separator.as_str();
+        let mut groups = String::new();
+        for g in identity
             .groups
             .iter()
-            .map(String::as_str)
-            .filter(|g| !g.is_empty() && !g.contains(gw.groups_separator.as_str()))
-            .collect();
+            .filter(|g| !g.is_empty() && !g.contains(sep))
+        {
+            if !groups.is_empty() {
+                groups.push_str(sep);
+            }
+            groups.push_str(g);
+        }
         if !groups.is_empty() {
-            h.push((gw.groups_header.clone(), groups.join(&gw.groups_separator)));
+            h.push((gw.groups_header.clone(), groups));
         }
         h
     }
 
-    /// Audit mode turns an auditable denial into an allow that records the reason.
-    fn audit(&self, denied: Decision, namespace: Option<&str>, identity: &Identity) -> Decision {
+    /// Audit mode turns an auditable denial into an allow that records the reason. The
+    /// namespace it checks is the denied target's (none when no route matched).
+    fn audit(&self, denied: Decision, identity: &Identity) -> Decision {
         let Verdict::Deny(reason) = denied.verdict else {
             return denied;
         };
         let audit = &self.table.gateway.audit;
+        let namespace = denied
+            .target
+            .as_ref()
+            .map(|t| t.namespace.as_deref().unwrap_or_default());
         let applies =
             audit.all || namespace.is_some_and(|ns| audit.namespaces.iter().any(|a| a == ns));
         if !(applies && reason.auditable()) {

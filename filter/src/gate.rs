@@ -133,7 +133,7 @@ pub fn on_request<H: Host>(
     };
     ctx.issuer = Some(verified.identity.issuer.clone());
     ctx.kid = verified.kid.clone();
-    let decision = engine.authorize(&pre, &verified.identity);
+    let decision = engine.authorize_owned(pre, &verified.identity);
     ctx.fill(&decision);
     match decision.verdict {
         Verdict::Allow => {

@@ -46,7 +46,8 @@ pub fn normalize(raw: &str) -> Result<NormalizedPath, DenyReason> {
         return Err(DenyReason::BadPath);
     }
     let trailing = path.len() > 1 && path.ends_with('/');
-    let mut segments: Vec<String> = Vec::new();
+    // One allocation for the list: a path has at most as many segments as slashes.
+    let mut segments: Vec<String> = Vec::with_capacity(path.bytes().filter(|b| *b == b'/').count());
     for raw_seg in path.split('/') {
         if raw_seg.is_empty() {
             continue; // INVARIANT: repeated slashes merge, as Envoy's merge_slashes does.
@@ -93,6 +94,17 @@ fn ends_with_dot_segment(path: &str) -> bool {
 /// non-ASCII bytes: each could make an upstream see a different path than the one judged.
 fn decode_segment(raw: &str) -> Result<String, DenyReason> {
     let bytes = raw.as_bytes();
+    if !bytes.contains(&b'%') {
+        // The common case: nothing to decode, so the segment is the raw text once it passes
+        // the same byte checks as below.
+        if bytes
+            .iter()
+            .any(|&b| b == b'\\' || b == b';' || !(0x20..0x7f).contains(&b))
+        {
+            return Err(DenyReason::BadPath);
+        }
+        return Ok(raw.to_owned());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
