@@ -90,6 +90,8 @@ const KINDS: &[(&str, &[&str])] = &[
     ("Binding", &[GATEHOUSE_API]),
     ("RouteMap", &[GATEHOUSE_API]),
     ("Namespace", &[GATEHOUSE_API]),
+    // Assertions for `gatehouse test`: checked here like any kind, then left to `test`.
+    ("PolicyTest", &[GATEHOUSE_API]),
     ("List", &["v1"]),
 ];
 
@@ -266,6 +268,7 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         "Role" => decode(doc, Object::Role),
         "Binding" => decode(doc, Object::Binding),
         "RouteMap" => decode(doc, Object::RouteMap),
+        "PolicyTest" => return,
         _ => decode(doc, Object::Namespace),
     };
     match object {
