@@ -16,6 +16,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code: the tool failed (I/O error writing output, a bug).
 pub const EXIT_FAILURE: u8 = 2;
+/// Exit code: a negative answer (`check`/`explain` denied, a failing `test` case,
+/// `diff --exit-code` with changes).
+pub const EXIT_DENIED: u8 = 3;
 
 /// Gatehouse: gateway authorization for multi-tenant ML platforms.
 #[derive(Debug, Parser)]
@@ -37,6 +40,16 @@ pub enum Command {
     /// Mint test tokens with a local private key (for demos, tests and `explain`).
     #[command(subcommand)]
     Token(crate::mint::TokenCommand),
+    /// Would this request be allowed? Exit 0 allowed, 3 denied.
+    Check(crate::authoring::check::CheckArgs),
+    /// Decide a request showing every step: path, route, token checks, identity, grant or nearest miss.
+    Explain(crate::authoring::explain::ExplainArgs),
+    /// Run the `PolicyTest` assertion files beside the policies.
+    Test(crate::authoring::test::TestArgs),
+    /// The access that changes between two policies (directories or tables).
+    Diff(crate::authoring::diff::DiffArgs),
+    /// Who holds an action in a namespace (users, groups, ServiceAccounts).
+    WhoCan(crate::authoring::who_can::WhoCanArgs),
 }
 
 /// How diagnostics are printed.
@@ -130,5 +143,10 @@ pub fn run() -> ExitCode {
         Command::Compile(args) => compile(args),
         Command::Emit(cmd) => crate::emit::run(cmd),
         Command::Token(cmd) => crate::mint::run(cmd),
+        Command::Check(args) => crate::authoring::run(crate::authoring::check::run(args)),
+        Command::Explain(args) => crate::authoring::run(crate::authoring::explain::run(args)),
+        Command::Test(args) => crate::authoring::run(crate::authoring::test::run(args)),
+        Command::Diff(args) => crate::authoring::run(crate::authoring::diff::run(args)),
+        Command::WhoCan(args) => crate::authoring::run(crate::authoring::who_can::run(args)),
     }
 }

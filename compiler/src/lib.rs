@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+pub mod authoring;
 pub mod builtin;
 pub mod cli;
 pub mod compile;

@@ -1,0 +1,57 @@
+//! `gatehouse check`: would this user be allowed? The engine's decision, with the reason code,
+//! the route, namespace and action, and the granting binding. `explain` shows every step.
+
+use super::evaluate::{evaluate, Evaluation, Who};
+use super::explain::{needs_line, route_line, verdict_line, Report};
+use super::source::{check_request, PolicySource};
+use super::{json, print, Failure, Format};
+use crate::cli::{EXIT_DENIED, EXIT_OK};
+
+/// Arguments of `gatehouse check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: PolicySource,
+    /// The user, taken as verified; without it the request carries no identity.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of the user (repeatable).
+    #[arg(long = "group", value_name = "GROUP", requires = "user")]
+    pub groups: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// HTTP method (upper-case).
+    pub method: String,
+    /// Request path, with any query (`/pipeline/apis/v2/runs?namespace=alice`).
+    pub path: String,
+}
+
+/// The text rendering of `check`.
+pub fn render(ev: &Evaluation) -> String {
+    let mut out = format!("{} {} {}\n", verdict_line(ev), ev.method, ev.raw_path);
+    let mut field = |name: &str, value: &str| out.push_str(&format!("  {name:<11}{value}\n"));
+    if let Some(r) = &ev.route {
+        field("route", &route_line(r));
+    }
+    if let Some(needs) = needs_line(ev) {
+        field("needs", &needs);
+    }
+    if let Some(g) = &ev.decision.granted_by {
+        field("granted_by", g);
+    }
+    out
+}
+
+/// Runs `gatehouse check`: exit 0 allowed, 3 denied, 1 bad input, 2 tool failure.
+pub fn run(args: &CheckArgs) -> Result<u8, Failure> {
+    check_request(&args.method, &args.path).map_err(Failure::Invalid)?;
+    let engine = args.source.load()?;
+    let who = Who::asserted(args.user.as_deref(), &args.groups);
+    let ev = evaluate(&engine, &args.method, &args.path, &who);
+    match args.format {
+        Format::Text => print(&render(&ev))?,
+        Format::Json => print(&json(&Report::new(&ev))?)?,
+    }
+    Ok(if ev.allowed() { EXIT_OK } else { EXIT_DENIED })
+}

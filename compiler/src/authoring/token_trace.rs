@@ -1,0 +1,183 @@
+//! A token's verification, step by step, for `gatehouse explain`: which issuer and key were
+//! chosen, which checks ran and passed, and which one failed. The verdict itself always comes
+//! from the filter's verifiers ([`gatehouse_filter::token::identify`]); this module only reads
+//! the token's (unverified) header to show `alg` and `kid`, and lays the checks out in the order
+//! the verifiers run them. The token itself is never printed.
+
+use gatehouse_filter::reason::DenyReason;
+use gatehouse_filter::table::IssuerSpec;
+use gatehouse_filter::token::encoding::{b64_lenient, parse_object, shown, split};
+use gatehouse_filter::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
+use gatehouse_filter::Engine;
+use serde::Serialize;
+
+/// One verification check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Its name (`signature`, `exp`, `aud`, …).
+    pub name: &'static str,
+    /// Whether it passed.
+    pub passed: bool,
+}
+
+/// What `explain` shows about a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenTrace {
+    /// `alb` or `bearer`.
+    pub source: &'static str,
+    /// `alg` from the header (unverified, sanitized).
+    pub alg: Option<String>,
+    /// `kid` from the header (unverified, sanitized).
+    pub kid: Option<String>,
+    /// The issuer the token was judged against, when one was chosen.
+    pub issuer: Option<String>,
+    /// The checks in the order they ran; a failed one is last.
+    pub checks: Vec<Check>,
+    /// The stable reason code, when verification failed.
+    pub failure: Option<String>,
+    /// The verifier's one-line detail on a failure.
+    pub detail: Option<String>,
+}
+
+/// The result of verifying one token: the trace, and the verified token or the failure.
+pub type Verified = (TokenTrace, Result<VerifiedToken, TokenFailure>);
+
+/// Verifies `token` (an `x-amzn-oidc-data` value when `alb`, else a bearer JWT) at `now` with
+/// the engine's verifiers and the gateway's leeway, as the filter does.
+pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
+    let bearer = format!("Bearer {token}");
+    let creds = Credentials {
+        alb: if alb { vec![token] } else { Vec::new() },
+        authorization: if alb {
+            Vec::new()
+        } else {
+            vec![bearer.as_str()]
+        },
+    };
+    let leeway = engine.gateway().leeway_seconds;
+    let result = identify(
+        &creds,
+        engine.gateway().precedence,
+        |source, t| match source {
+            Source::Alb => engine.verifiers().verify_alb(t, now, leeway),
+            Source::Bearer => engine.verifiers().verify_bearer(t, now, leeway),
+        },
+    )
+    .and_then(|v| v.ok_or_else(|| TokenFailure::new(DenyReason::NoIdentity, "no token presented")));
+    let (alg, kid) = header_fields(token);
+    let issuer = match &result {
+        Ok(v) => Some(v.identity.issuer.clone()),
+        Err(f) => f.issuer.clone(),
+    };
+    let order = check_order(engine, issuer.as_deref(), alb);
+    let checks = match &result {
+        Ok(_) => order
+            .iter()
+            .map(|&name| Check { name, passed: true })
+            .collect(),
+        Err(f) => {
+            let failed = failed_check(f.reason, alb);
+            let mut checks: Vec<Check> = order
+                .iter()
+                .take_while(|&&n| n != failed)
+                .map(|&name| Check { name, passed: true })
+                .collect();
+            // A malformed token fails before the ordered checks can be told apart.
+            if failed == "format" {
+                checks.clear();
+            }
+            checks.push(Check {
+                name: failed,
+                passed: false,
+            });
+            checks
+        }
+    };
+    let (failure, detail) = match &result {
+        Ok(_) => (None, None),
+        Err(f) => (Some(f.reason.code().to_string()), Some(f.detail.clone())),
+    };
+    let trace = TokenTrace {
+        source: if alb { "alb" } else { "bearer" },
+        alg,
+        kid,
+        issuer,
+        checks,
+        failure,
+        detail,
+    };
+    (trace, result)
+}
+
+/// `alg` and `kid` from the token's header, without verifying anything.
+fn header_fields(token: &str) -> (Option<String>, Option<String>) {
+    let header = split(token)
+        .ok()
+        .and_then(|p| b64_lenient(p.header))
+        .and_then(|h| parse_object(&h).ok());
+    let field = |name: &str| {
+        header
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .and_then(|v| v.as_str())
+            .map(shown)
+    };
+    (field("alg"), field("kid"))
+}
+
+/// The checks the verifier runs for this issuer, in order.
+fn check_order(engine: &Engine, issuer: Option<&str>, alb: bool) -> Vec<&'static str> {
+    let spec = issuer.and_then(|name| {
+        engine.table.issuers.iter().find(|i| match i {
+            IssuerSpec::Alb(a) => a.name == name,
+            IssuerSpec::Jwt(j) => j.name == name,
+        })
+    });
+    let mut order = vec!["format", "alg"];
+    match spec {
+        Some(IssuerSpec::Alb(a)) => {
+            order.extend(["kid", "signature", "signer"]);
+            if a.issuer.is_some() || a.client.is_some() {
+                order.push("iss/client");
+            }
+            order.extend(["exp", "nbf", "user claim"]);
+        }
+        Some(IssuerSpec::Jwt(j)) => {
+            order.extend(["iss", "kid", "signature", "exp", "nbf"]);
+            if j.max_lifetime_seconds.is_some() {
+                order.push("lifetime");
+            }
+            if !j.audiences.is_empty() {
+                order.push("aud");
+            }
+            order.push("user claim");
+            if j.groups_claim.is_some() {
+                order.push("groups claim");
+            }
+        }
+        None if alb => order.extend(["kid"]),
+        None => order.extend(["iss", "kid"]),
+    }
+    order
+}
+
+/// The check a failure reason stands for.
+fn failed_check(reason: DenyReason, alb: bool) -> &'static str {
+    match reason {
+        DenyReason::AlgorithmNotAllowed => "alg",
+        DenyReason::UnsupportedCritical => "crit",
+        DenyReason::UnknownIssuer => "iss",
+        DenyReason::UnknownKid => "kid",
+        DenyReason::BadSignature => "signature",
+        DenyReason::TokenExpired => "exp",
+        DenyReason::TokenNotYetValid => "nbf",
+        DenyReason::LifetimeTooLong => "lifetime",
+        DenyReason::WrongAudience => "aud",
+        DenyReason::WrongIssuer if alb => "iss/client",
+        DenyReason::WrongIssuer => "iss",
+        DenyReason::WrongSigner => "signer",
+        DenyReason::ClaimMissing => "user claim",
+        DenyReason::BadAuthorizationHeader => "authorization header",
+        _ => "format",
+    }
+}
