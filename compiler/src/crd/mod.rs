@@ -16,6 +16,8 @@
 //! ```
 
 pub mod cel;
+pub mod command;
+pub mod manifest;
 pub mod schema;
 pub mod url;
 mod validate;
@@ -236,7 +238,8 @@ fn check_metadata(meta: Option<&Value>, out: &mut Vec<Violation>) {
     }
 }
 
-fn is_subdomain(s: &str) -> bool {
+/// A DNS-1123 subdomain: dot-separated lower-case labels, at most 253 characters.
+pub(crate) fn is_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {

@@ -1,6 +1,8 @@
 //! `gatehouse emit`: deployable configuration around a compiled table.
 
 pub mod envoy;
+pub mod envoyfilter;
+pub mod wasmplugin;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,6 +16,65 @@ use crate::cli::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 pub enum EmitCommand {
     /// A runnable standalone Envoy configuration (YAML) with the filter in front of one upstream.
     Envoy(EnvoyArgs),
+    /// An Istio `WasmPlugin` (extensions.istio.io/v1alpha1) loading the filter on the gateway.
+    Wasmplugin(WasmPluginArgs),
+    /// An Istio `EnvoyFilter` (networking.istio.io/v1alpha3) inserting the filter before the
+    /// router, for Istio without `WasmPlugin`.
+    Envoyfilter(EnvoyFilterArgs),
+}
+
+/// Arguments shared by the Istio manifests.
+#[derive(Debug, clap::Args)]
+pub struct IstioArgs {
+    /// The compiled table (`gatehouse compile -o`).
+    #[arg(long)]
+    pub table: PathBuf,
+    /// `metadata.name`.
+    #[arg(long, default_value = "gatehouse")]
+    pub name: String,
+    /// `metadata.namespace`: the gateway's namespace.
+    #[arg(long, default_value = "istio-system")]
+    pub namespace: String,
+    /// Gateway pod label `key=value` (repeatable); default `istio=ingressgateway`.
+    #[arg(long = "selector", value_name = "KEY=VALUE")]
+    pub selector: Vec<String>,
+    /// Also validate the manifest against this CRD (`kubectl get crd <name> -o yaml`), schema
+    /// and CEL rules, and refuse it if the API server would.
+    #[arg(long)]
+    pub crd: Option<PathBuf>,
+}
+
+/// Arguments of `gatehouse emit wasmplugin`.
+#[derive(Debug, clap::Args)]
+pub struct WasmPluginArgs {
+    #[command(flatten)]
+    pub istio: IstioArgs,
+    /// Where Istio gets the module: `oci://<registry>/<repo>[:tag|@sha256:<digest>]` or
+    /// `file:///<path on the gateway pod>`.
+    #[arg(long)]
+    pub url: String,
+    /// `spec.sha256`: the image digest (oci://) or the module's SHA-256 (file://).
+    #[arg(long, conflicts_with = "wasm")]
+    pub sha256: Option<String>,
+    /// The module itself, to compute `sha256` from (file:// only).
+    #[arg(long)]
+    pub wasm: Option<PathBuf>,
+    /// `spec.priority` among AUTHN plugins (higher runs first).
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i32>,
+}
+
+/// Arguments of `gatehouse emit envoyfilter`.
+#[derive(Debug, clap::Args)]
+pub struct EnvoyFilterArgs {
+    #[command(flatten)]
+    pub istio: IstioArgs,
+    /// Absolute path of the `.wasm` inside the gateway pod (mount it from a volume).
+    #[arg(long)]
+    pub wasm_path: String,
+    /// Patch only the gateway listener on this port (default: every gateway listener).
+    #[arg(long)]
+    pub port: Option<u32>,
 }
 
 /// Arguments of `gatehouse emit envoy`.
@@ -52,7 +113,90 @@ pub fn run(cmd: &EmitCommand) -> ExitCode {
                 ExitCode::from(EXIT_INVALID)
             }
         },
+        EmitCommand::Wasmplugin(args) => print_manifest(wasmplugin::emit(args)),
+        EmitCommand::Envoyfilter(args) => print_manifest(envoyfilter::emit(args)),
     }
+}
+
+fn print_manifest(result: Result<String, Vec<String>>) -> ExitCode {
+    match result {
+        Ok(yaml) => match std::io::stdout().write_all(yaml.as_bytes()) {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                eprintln!("error: cannot write the manifest: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// What both Istio manifests start from: checked names and selector, and the table.
+#[derive(Debug, Clone)]
+pub struct IstioCommon {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// Gateway pod labels.
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// The table, parsed.
+    pub table: serde_json::Value,
+    /// The table as compact JSON text.
+    pub table_compact: String,
+    /// SHA-256 of the table file as read.
+    pub table_sha256: String,
+}
+
+/// Checks the shared arguments and reads the table, refusing one the filter would refuse.
+pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
+    use crate::crd::manifest::{check_name, check_namespace, parse_selector};
+    let mut errors = Vec::new();
+    let selector = parse_selector(&args.selector).unwrap_or_else(|e| {
+        errors.extend(e);
+        Default::default()
+    });
+    errors.extend(check_name("--name", &args.name).err());
+    errors.extend(check_namespace(&args.namespace).err());
+    let table = read_table(&args.table);
+    match table {
+        Ok((table, bytes)) if errors.is_empty() => Ok(IstioCommon {
+            name: args.name.clone(),
+            namespace: args.namespace.clone(),
+            selector,
+            table_compact: table.to_string(),
+            table,
+            table_sha256: wasmplugin::sha256_hex(&bytes),
+        }),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(e);
+            Err(errors)
+        }
+    }
+}
+
+fn read_table(path: &std::path::Path) -> Result<(serde_json::Value, Vec<u8>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("--table `{}`: {e}", path.display()))?;
+    // Refuse a table the filter would refuse, rather than deploy a gateway that denies everything.
+    gatehouse_filter::Engine::from_json(&bytes)
+        .map_err(|e| format!("--table `{}`: {e}", path.display()))?;
+    let table =
+        serde_json::from_slice(&bytes).map_err(|e| format!("--table `{}`: {e}", path.display()))?;
+    Ok((table, bytes))
+}
+
+/// Validates against `--crd` when given, then renders the manifest as YAML.
+pub fn finish(manifest: &serde_json::Value, args: &IstioArgs) -> Result<String, Vec<String>> {
+    if let Some(crd) = &args.crd {
+        crate::crd::manifest::check_against(crd, manifest)?;
+    }
+    crate::crd::manifest::render(manifest)
 }
 
 fn emit_envoy(args: &EnvoyArgs) -> Result<String, String> {

@@ -1,0 +1,76 @@
+//! `gatehouse validate-manifest --crd CRD.yaml FILE.yaml...`: checks Kubernetes resources
+//! against the CRDs that define them, offline, as the API server would on create.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::{parse_documents, Crd};
+use crate::cli::{EXIT_INVALID, EXIT_OK};
+
+/// Arguments of `gatehouse validate-manifest`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateManifestArgs {
+    /// A CustomResourceDefinition (e.g. `kubectl get crd wasmplugins.extensions.istio.io -o yaml`);
+    /// repeat for several kinds.
+    #[arg(long, required = true)]
+    pub crd: Vec<PathBuf>,
+    /// YAML files of resources (several documents each allowed).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs `gatehouse validate-manifest`: 0 when every resource passes, 1 otherwise.
+pub fn run(args: &ValidateManifestArgs) -> ExitCode {
+    let mut crds = Vec::new();
+    for path in &args.crd {
+        match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Crd::from_yaml(&t))
+        {
+            Ok(c) => crds.push(c),
+            Err(e) => {
+                eprintln!("error: --crd `{}`: {e}", path.display());
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    let (mut checked, mut failed) = (0usize, 0usize);
+    for file in &args.files {
+        let docs = match std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| parse_documents(&t))
+        {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: `{}`: {e}", file.display());
+                failed += 1;
+                continue;
+            }
+        };
+        for doc in docs {
+            checked += 1;
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let at = format!("{}: {kind} `{name}`", file.display());
+            let Some(crd) = crds.iter().find(|c| c.kind == kind) else {
+                eprintln!("error: {at}: no --crd defines kind `{kind}`");
+                failed += 1;
+                continue;
+            };
+            let violations = crd.validate(&doc);
+            if !violations.is_empty() {
+                failed += 1;
+            }
+            for v in violations {
+                eprintln!("error: {at}: {v}");
+            }
+        }
+    }
+    eprintln!("{checked} resources checked, {failed} refused");
+    ExitCode::from(if failed == 0 { EXIT_OK } else { EXIT_INVALID })
+}
