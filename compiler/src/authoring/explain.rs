@@ -247,7 +247,14 @@ pub fn render(ev: &Evaluation) -> String {
     if let Some(g) = &ev.decision.granted_by {
         field(&mut out, "granted_by", g);
     }
-    for (i, line) in ev.miss.iter().flat_map(|m| &m.lines).enumerate() {
+    // A token failure was told in full above.
+    let token_failed = ev.token.as_ref().is_some_and(|t| t.failure.is_some());
+    let why = ev
+        .miss
+        .iter()
+        .flat_map(|m| &m.lines)
+        .filter(|_| !token_failed);
+    for (i, line) in why.enumerate() {
         field(&mut out, if i == 0 { "why" } else { "" }, line);
     }
     out

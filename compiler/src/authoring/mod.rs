@@ -47,6 +47,8 @@ pub enum Failure {
     Invalid(String),
     /// An invalid policy or test file, with every problem found (exit 1; 2 for `internal`).
     Diagnostics(Vec<Diagnostic>),
+    /// Invalid `PolicyTest` files, with every problem found (exit 1).
+    BadTests(Vec<Diagnostic>),
     /// The tool failed (exit 2).
     Tool(String),
 }
@@ -57,6 +59,13 @@ impl Failure {
         let (text, code) = match self {
             Failure::Invalid(m) => (format!("error: {m}\n"), EXIT_INVALID),
             Failure::Tool(m) => (format!("error: {m}\n"), EXIT_FAILURE),
+            Failure::BadTests(d) => {
+                let mut text: String = d.iter().map(|d| format!("{d}\n")).collect();
+                let n = d.iter().filter(|d| d.is_error()).count();
+                let s = if n == 1 { "" } else { "s" };
+                text.push_str(&format!("error: invalid test files: {n} error{s}\n"));
+                (text, EXIT_INVALID)
+            }
             Failure::Diagnostics(d) => {
                 let internal = d.iter().any(|d| d.code == "internal");
                 (

@@ -92,7 +92,7 @@ fn failure_report(case: &Case, ev: &Evaluation) -> String {
 /// Runs `gatehouse test`.
 pub fn run(args: &TestArgs) -> Result<u8, Failure> {
     let engine = load_dir(&args.dir)?;
-    let cases = test_file::load(&args.dir).map_err(Failure::Diagnostics)?;
+    let cases = test_file::load(&args.dir).map_err(Failure::BadTests)?;
     if cases.is_empty() {
         return Err(Failure::Invalid(format!(
             "no `PolicyTest` cases under `{}`; write them in `{}/tests/*.yaml` (see docs/authoring.md)",
@@ -101,7 +101,12 @@ pub fn run(args: &TestArgs) -> Result<u8, Failure> {
         )));
     }
     let files: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.file.as_str()).collect();
-    let mut out = format!("running {} cases from {} files\n", cases.len(), files.len());
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let mut out = format!(
+        "running {} from {}\n",
+        plural(cases.len(), "case"),
+        plural(files.len(), "file")
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let ev = evaluate(&engine, &case.method, &case.path, &case.who);
@@ -115,10 +120,10 @@ pub fn run(args: &TestArgs) -> Result<u8, Failure> {
         out.push_str(&format!("test {}::{} ... {status}\n", case.file, case.name));
     }
     if !failures.is_empty() {
-        out.push_str("\nfailures:\n\n");
+        out.push_str("\nfailures:\n");
         for f in &failures {
-            out.push_str(f);
             out.push('\n');
+            out.push_str(f);
         }
     }
     let failed = failures.len();

@@ -29,7 +29,7 @@ use super::source::check_request;
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{policy_files, relative, Envelope, GATEHOUSE_API};
 use crate::path;
-use crate::yaml::{parse_documents, Document, Span};
+use crate::yaml::{decode, parse_documents, Document, NodeValue, Span};
 
 /// The kind of an assertion document.
 pub const KIND: &str = "PolicyTest";
@@ -44,10 +44,11 @@ pub enum Expect {
     Deny,
 }
 
+/// The spec's shape; cases are decoded one by one so that every bad case is reported.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Spec {
-    cases: Vec<CaseIn>,
+    cases: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,8 +167,24 @@ fn load_doc(doc: &Document, cases: &mut Vec<Case>, diags: &mut Vec<Diagnostic>) 
             "a `PolicyTest` needs at least one case",
         ));
     }
+    let items = match doc
+        .node
+        .get("spec")
+        .and_then(|s| s.get("cases"))
+        .map(|c| &c.value)
+    {
+        Some(NodeValue::Seq(items)) => items.as_slice(),
+        _ => &[],
+    };
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, c) in spec.cases.into_iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
+        let c: CaseIn = match decode(&doc.file, item) {
+            Ok(c) => c,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
         let at = |key: &str| path!["spec", "cases", i, key].to_vec();
         let err = |code: &'static str, key: &str, msg: String| doc.error(code, &at(key), msg);
         let before = diags.len();
