@@ -42,6 +42,8 @@ pub enum Command {
     Token(crate::mint::TokenCommand),
     /// Check Kubernetes resources against their CRDs (schema and CEL rules), offline.
     ValidateManifest(crate::crd::command::ValidateManifestArgs),
+    /// Turn Istio RequestAuthentication resources into Gatehouse Issuer declarations.
+    Import(crate::import::ImportArgs),
     /// Would this request be allowed? Exit 0 allowed, 3 denied.
     Check(crate::authoring::check::CheckArgs),
     /// Decide a request showing every step: path, route, token checks, identity, grant or nearest miss.
@@ -146,6 +148,7 @@ pub fn run() -> ExitCode {
         Command::Emit(cmd) => crate::emit::run(cmd),
         Command::Token(cmd) => crate::mint::run(cmd),
         Command::ValidateManifest(args) => crate::crd::command::run(args),
+        Command::Import(args) => crate::import::run(args),
         Command::Check(args) => crate::authoring::run(crate::authoring::check::run(args)),
         Command::Explain(args) => crate::authoring::run(crate::authoring::explain::run(args)),
         Command::Test(args) => crate::authoring::run(crate::authoring::test::run(args)),

@@ -17,6 +17,7 @@ pub mod compile;
 pub mod crd;
 pub mod diagnostic;
 pub mod emit;
+pub mod import;
 pub mod mint;
 pub mod model;
 pub mod yaml;

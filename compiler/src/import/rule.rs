@@ -1,0 +1,258 @@
+//! One Istio `jwtRules[]` entry → one Gatehouse `Issuer` (`spec.jwt`), with a note for every
+//! part of the rule Gatehouse handles differently or not at all.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::jwks;
+
+/// The header Kubeflow reads the user from.
+const USER_HEADER: &str = "kubeflow-userid";
+/// The header Kubeflow reads the groups from.
+const GROUPS_HEADER: &str = "kubeflow-groups";
+
+/// Where a rule came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The input file, as given.
+    pub file: String,
+    /// `namespace/name` of the RequestAuthentication.
+    pub resource: String,
+    /// Index in `jwtRules`.
+    pub index: usize,
+    /// `spec.selector.matchLabels`, if any.
+    pub selector: Option<BTreeMap<String, String>>,
+}
+
+/// `spec.jwt` of the Issuer, in the order of docs/policy-format.md.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtSpec {
+    /// Exact `iss`.
+    pub issuer: String,
+    /// Accepted audiences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
+    /// JWKS file, relative to the Issuer's YAML file.
+    pub jwks_file: String,
+    /// Allowed algorithms.
+    pub algorithms: Vec<String>,
+    /// Claim with the user.
+    pub user_claim: String,
+    /// Claim with the groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups_claim: Option<String>,
+}
+
+/// The keys an Issuer needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Keys {
+    /// Written beside the YAML from the rule's inline `jwks`.
+    Inline(String),
+    /// To be fetched once from this URL (`jwksUri`).
+    Fetch(String),
+    /// To be found through the issuer's OpenID discovery document.
+    Discover,
+}
+
+/// A translated rule.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// `metadata.name` (made unique by the caller).
+    pub name: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// `spec.jwt`.
+    pub jwt: JwtSpec,
+    /// The keys and where they come from.
+    pub keys: Keys,
+    /// Everything the author must know or do.
+    pub notes: Vec<String>,
+}
+
+fn str_field<'a>(rule: &'a Value, key: &str) -> Option<&'a str> {
+    rule.get(key).and_then(Value::as_str)
+}
+
+/// Translates `rule`; the error says why the rule cannot become an Issuer.
+pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, String> {
+    let mut notes = Vec::new();
+    let issuer = str_field(rule, "issuer")
+        .filter(|s| !s.is_empty())
+        .ok_or("the rule has no `issuer`")?
+        .to_string();
+    if !issuer.contains("://") {
+        notes.push(format!("`issuer: {issuer}` is a placeholder (Kubeflow patches it with kustomize): replace it with the issuer's URL exactly as tokens carry it in `iss` (for EKS ServiceAccount tokens: `https://oidc.eks.<region>.amazonaws.com/id/<id>`; `kubectl get --raw /.well-known/openid-configuration` shows it)"));
+    } else if issuer.starts_with("http://") {
+        notes.push(format!("the issuer `{issuer}` is not https: `gatehouse compile` accepts https issuers only; serve the issuer over https (e.g. Dex's `issuer:` setting) and update this URL"));
+    }
+    for key in rule.as_object().map(|o| o.keys()).into_iter().flatten() {
+        let known = [
+            "issuer",
+            "audiences",
+            "jwks",
+            "jwksUri",
+            "jwks_uri",
+            "fromHeaders",
+            "fromParams",
+            "fromCookies",
+            "outputPayloadToHeader",
+            "forwardOriginalToken",
+            "outputClaimToHeaders",
+            "timeout",
+        ];
+        if !known.contains(&key.as_str()) {
+            notes.push(format!(
+                "`{key}` is not imported: Gatehouse has no equivalent"
+            ));
+        }
+    }
+    let audiences: Vec<String> = rule
+        .get("audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if audiences.is_empty() {
+        notes.push("no `audiences`: every token this issuer signs is accepted, whatever its `aud`; name the audience your tokens are minted for".into());
+    }
+    let (user_claim, groups_claim) = claims(rule, &mut notes);
+    let uri = str_field(rule, "jwksUri").or_else(|| str_field(rule, "jwks_uri"));
+    let (keys, algorithms, jwks_file) = match (str_field(rule, "jwks"), uri) {
+        (Some(inline), _) => {
+            let set = jwks::from_inline(inline)?;
+            notes.extend(set.notes);
+            (
+                Keys::Inline(set.json),
+                set.algorithms,
+                format!("{name}.jwks.json"),
+            )
+        }
+        (None, Some(uri)) => (
+            Keys::Fetch(uri.to_string()),
+            Vec::new(),
+            format!("keys/{name}.jwks.json"),
+        ),
+        (None, None) => (Keys::Discover, Vec::new(), format!("keys/{name}.jwks.json")),
+    };
+    let algorithms = if algorithms.is_empty() {
+        notes.push("`algorithms: [RS256]` is assumed (Istio does not say; Kubernetes, Dex and most OIDC providers sign with RS256): check it against the fetched keys".into());
+        vec!["RS256".to_string()]
+    } else {
+        algorithms
+    };
+    token_locations(rule, &mut notes);
+    if rule.get("outputPayloadToHeader").is_some() {
+        notes.push("`outputPayloadToHeader` is not imported: Gatehouse forwards the verified user and groups headers, not the payload".into());
+    }
+    if rule.get("forwardOriginalToken").and_then(Value::as_bool) != Some(true) {
+        notes.push("Istio removed the token before forwarding (`forwardOriginalToken` unset or false); Gatehouse forwards the `Authorization` header unchanged: strip it at the route if upstreams must not see it".into());
+    }
+    if let Some(sel) = &origin.selector {
+        let ingress = sel.iter().all(|(k, v)| {
+            (k == "istio" && v == "ingressgateway") || (k == "app" && v == "istio-ingressgateway")
+        });
+        if !ingress {
+            let labels: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            notes.push(format!("the RequestAuthentication applied to pods labeled `{}`: a Gatehouse issuer applies wherever the filter runs (choose with `gatehouse emit wasmplugin --selector`)", labels.join(",")));
+        }
+    }
+    Ok(Imported {
+        name: name.to_string(),
+        origin,
+        jwt: JwtSpec {
+            issuer,
+            audiences,
+            jwks_file,
+            algorithms,
+            user_claim,
+            groups_claim,
+        },
+        keys,
+        notes,
+    })
+}
+
+/// `userClaim` and `groupsClaim` from `outputClaimToHeaders`.
+fn claims(rule: &Value, notes: &mut Vec<String>) -> (String, Option<String>) {
+    let (mut user, mut groups) = (None, None);
+    for m in rule
+        .get("outputClaimToHeaders")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(header), Some(claim)) = (str_field(m, "header"), str_field(m, "claim")) else {
+            continue;
+        };
+        match header.to_ascii_lowercase().as_str() {
+            USER_HEADER => user = Some(claim.to_string()),
+            GROUPS_HEADER => groups = Some(claim.to_string()),
+            _ => notes.push(format!("header `{header}` ← claim `{claim}` is not imported: Gatehouse sets only the user and groups headers (the Gateway's `userHeader`, `groupsHeader`)")),
+        }
+    }
+    let user = match user {
+        Some(c) if ["email", "sub", "kubernetes.io"].contains(&c.as_str()) => c,
+        Some(c) => {
+            notes.push(format!("the user came from claim `{c}`: Gatehouse reads it from `email`, `sub` or `kubernetes.io`, and `gatehouse compile` refuses `{c}` until you choose one"));
+            c
+        }
+        None => {
+            notes.push(format!("no `{USER_HEADER}` header mapping: the user is read from `email` (Gatehouse's default)"));
+            "email".into()
+        }
+    };
+    (user, groups)
+}
+
+/// Notes on where Istio looked for the token and Gatehouse does not.
+fn token_locations(rule: &Value, notes: &mut Vec<String>) {
+    let headers = rule.get("fromHeaders").and_then(Value::as_array);
+    let params = rule.get("fromParams").and_then(Value::as_array);
+    for h in headers.into_iter().flatten() {
+        let name = str_field(h, "name").unwrap_or("");
+        let prefix = str_field(h, "prefix").unwrap_or("");
+        if !(name.eq_ignore_ascii_case("authorization") && prefix == "Bearer ") {
+            let prefix = if prefix.is_empty() {
+                "no prefix".to_string()
+            } else {
+                format!("prefix `{prefix}`")
+            };
+            notes.push(format!("tokens in header `{name}` ({prefix}) are not read: Gatehouse reads `Authorization: Bearer <token>` and the ALB's `x-amzn-oidc-data`"));
+        }
+    }
+    for p in params.into_iter().flatten() {
+        notes.push(format!("tokens in query parameter `{}` are not read: send them as `Authorization: Bearer <token>`", p.as_str().unwrap_or("")));
+    }
+    if headers.is_none() && params.is_none() {
+        notes.push("Istio also accepted `?access_token=` by default; Gatehouse reads `Authorization: Bearer <token>` only".into());
+    }
+    if rule.get("fromCookies").is_some() {
+        notes.push("tokens in cookies are not read: Gatehouse reads `Authorization: Bearer <token>` (behind oauth2-proxy, which sets it)".into());
+    }
+}
+
+/// The command that fetches the keys once into `path` (relative to the Issuer's folder).
+pub fn fetch_command(keys: &Keys, issuer: &str, path: &str) -> Option<String> {
+    let kubernetes = issuer.contains("kubernetes.default.svc");
+    match keys {
+        Keys::Inline(_) => None,
+        Keys::Fetch(uri) if kubernetes || uri.ends_with("/openid/v1/jwks") => Some(format!(
+            "kubectl get --raw /openid/v1/jwks > {path}   (or: curl -fsSL --create-dirs -o {path} '{uri}')"
+        )),
+        Keys::Fetch(uri) => Some(format!("curl -fsSL --create-dirs -o {path} '{uri}'")),
+        Keys::Discover if !issuer.contains("://") => Some(format!(
+            "curl -fsSL --create-dirs -o {path} \"$(curl -fsSL '<issuer URL>/.well-known/openid-configuration' | jq -r .jwks_uri)\""
+        )),
+        Keys::Discover => Some(format!(
+            "curl -fsSL --create-dirs -o {path} \"$(curl -fsSL '{}/.well-known/openid-configuration' | jq -r .jwks_uri)\"",
+            issuer.trim_end_matches('/')
+        )),
+    }
+}
