@@ -74,7 +74,14 @@ fn start() -> Option<Gateway> {
 }
 
 /// name, method, path, headers, expected status, expected reason.
-type DenyCase<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, u16, &'a str);
+type DenyCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Vec<(&'a str, String)>,
+    u16,
+    &'a str,
+);
 
 #[test]
 fn through_envoy() {
