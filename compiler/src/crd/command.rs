@@ -71,6 +71,7 @@ pub fn run(args: &ValidateManifestArgs) -> ExitCode {
             }
         }
     }
-    eprintln!("{checked} resources checked, {failed} refused");
+    let plural = if checked == 1 { "" } else { "s" };
+    eprintln!("{checked} resource{plural} checked, {failed} refused");
     ExitCode::from(if failed == 0 { EXIT_OK } else { EXIT_INVALID })
 }
