@@ -1,0 +1,281 @@
+//! `gatehouse explain` through the binary: the nearest miss, and tokens minted with the test
+//! keys (valid, expired, ALB) verified by the filter's verifiers and never echoed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gatehouse_filter::token::mint::{sign_alb, sign_jwt, Padding, SigningKey};
+use serde_json::json;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn gatehouse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// Exit code, stdout and stderr, as one text for a snapshot.
+fn run(args: &[&str]) -> (i32, String) {
+    let o = gatehouse(args);
+    let code = o.status.code().unwrap();
+    let text = format!(
+        "exit: {code}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (code, text)
+}
+
+fn code(args: &[&str]) -> i32 {
+    gatehouse(args).status.code().unwrap()
+}
+
+#[test]
+fn explain_shows_the_nearest_miss() {
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--user",
+        "carol@example.com",
+        "DELETE",
+        "/jupyter/api/namespaces/alice/../alice/notebooks/nb-1",
+    ]);
+    assert_eq!(c, 3);
+    insta::assert_snapshot!("explain_role_miss", text);
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--user",
+        "carol@example.com",
+        "POST",
+        "/serving/v1/namespaces/models/apis/churn-model/predict",
+    ]);
+    assert_eq!(c, 3);
+    insta::assert_snapshot!("explain_api_miss", text);
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--user",
+        "dana@example.com",
+        "--group",
+        "analysts",
+        "DELETE",
+        "/serving/v1/namespaces/models/apis/churn-model",
+    ]);
+    assert_eq!(c, 3);
+    assert!(
+        text.contains("has `read_only` in `models` through group `analysts`"),
+        "{text}"
+    );
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--user",
+        "zed@example.com",
+        "GET",
+        "/notebook/bob/nb/",
+    ]);
+    assert_eq!(c, 3);
+    assert!(
+        text.contains("`zed@example.com` holds no grant in `bob`"),
+        "{text}"
+    );
+}
+
+const NOW: u64 = 1_800_000_000;
+
+fn dex_token(exp: u64) -> String {
+    let key = std::fs::read_to_string(root().join("testdata/keys/dex-rsa.key.pem")).unwrap();
+    let key = SigningKey::from_pem(&key).unwrap();
+    let claims = json!({
+        "iss": "https://dex.example.com",
+        "aud": "kubeflow-oidc-authservice",
+        "sub": "CgVhbGljZQ",
+        "email": "alice@example.com",
+        "groups": ["ml-researchers"],
+        "iat": exp - 3600,
+        "exp": exp,
+    });
+    sign_jwt(
+        &key,
+        "RS256",
+        &json!({"kid": "dex-1", "typ": "JWT"}),
+        &claims,
+    )
+    .unwrap()
+}
+
+#[test]
+fn explain_verifies_a_dex_token_and_never_echoes_it() {
+    let token = dex_token(NOW + 600);
+    let now = NOW.to_string();
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        &token,
+        "--now",
+        &now,
+        "DELETE",
+        "/volumes/api/namespaces/research/pvcs/data",
+    ]);
+    assert_eq!(c, 0, "{text}");
+    assert!(!text.contains(&token) && !text.contains(token.split('.').nth(1).unwrap()));
+    insta::assert_snapshot!("explain_dex_token", text);
+    // The same token as JSON, with the checks.
+    let o = gatehouse(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        &token,
+        "--now",
+        &now,
+        "--format",
+        "json",
+        "GET",
+        "/notebook/alice/nb/",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["user"], "alice@example.com");
+    assert_eq!(v["token"]["issuer"], "dex");
+    assert_eq!(v["token"]["kid"], "dex-1");
+    assert!(v["token"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["passed"] == true));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(&token));
+}
+
+#[test]
+fn explain_names_the_failing_check_of_an_expired_token() {
+    let token = dex_token(NOW - 600);
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        &token,
+        "--now",
+        "2027-01-15T08:00:00Z",
+        "GET",
+        "/notebook/alice/nb/",
+    ]);
+    assert_eq!(c, 3, "{text}");
+    assert!(!text.contains(&token));
+    insta::assert_snapshot!("explain_expired_token", text);
+}
+
+#[test]
+fn explain_verifies_an_alb_token() {
+    let key = std::fs::read_to_string(root().join("testdata/keys/alb-1.key.pem")).unwrap();
+    let key = SigningKey::from_pem(&key).unwrap();
+    let header = json!({
+        "kid": "alb-1",
+        "signer": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188",
+        "exp": NOW + 60,
+    });
+    let token = sign_alb(
+        &key,
+        &header,
+        &json!({"email": "bob@example.com"}),
+        Padding::Padded,
+    )
+    .unwrap();
+    let now = NOW.to_string();
+    let args = [
+        "explain",
+        "--policies",
+        "policies",
+        "--alb",
+        "--token",
+        &token,
+        "--now",
+        &now,
+    ];
+    let (c, text) = run(&[&args[..], &["GET", "/notebook/bob/nb/"]].concat());
+    assert_eq!(c, 0, "{text}");
+    assert!(
+        text.contains("token       alb, alg ES256, kid `alb-1`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("passed: format, alg, kid, signature, signer, exp, nbf, user claim"),
+        "{text}"
+    );
+    // Without --alb the same value is judged as a bearer JWT, and fails.
+    let (c, _) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        &token,
+        "--now",
+        &now,
+        "GET",
+        "/notebook/bob/nb/",
+    ]);
+    assert_eq!(c, 3);
+}
+
+#[test]
+fn explain_bad_input() {
+    assert_eq!(
+        code(&["explain", "--policies", "policies", "--alb", "GET", "/"]),
+        1
+    );
+    assert_eq!(
+        code(&[
+            "explain",
+            "--policies",
+            "policies",
+            "--token",
+            "x",
+            "--user",
+            "a@b.c",
+            "GET",
+            "/"
+        ]),
+        1
+    );
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        "x",
+        "--now",
+        "yesterday",
+        "GET",
+        "/",
+    ]);
+    assert_eq!(c, 1);
+    assert!(text.contains("--now"), "{text}");
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--token-file",
+        "no/such.jwt",
+        "GET",
+        "/",
+    ]);
+    assert_eq!(c, 1);
+    assert!(text.contains("cannot read `no/such.jwt`"), "{text}");
+}
