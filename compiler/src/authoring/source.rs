@@ -96,9 +96,12 @@ pub fn parse_now(now: Option<&str>) -> Result<u64, Failure> {
 /// `/`) are not rejected here: judging them is the engine's job (`bad_path`).
 pub fn check_request(method: &str, path: &str) -> Result<(), String> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        let example = match method.to_ascii_uppercase() {
+            m if m.is_empty() => "GET".to_string(),
+            m => m,
+        };
         return Err(format!(
-            "method `{method}` must be an upper-case HTTP method, such as `{}`",
-            method.to_ascii_uppercase()
+            "method `{method}` must be an upper-case HTTP method, such as `{example}`"
         ));
     }
     if !path.starts_with('/') {
