@@ -35,7 +35,10 @@ pub fn check_email(s: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// An issuer URL: `https://host[:port][/path]`, no query, fragment or user info.
+/// An issuer URL: `https://host[:port][/path]`, no query, fragment or user info. `http://` is
+/// accepted only for in-cluster Kubernetes service hosts (`*.svc`, `*.svc.cluster.local`), as
+/// Kubeflow's own Dex (`http://dex.auth.svc.cluster.local:5556/dex`) names itself: Gatehouse
+/// never fetches from the URL, it only compares it with the token's `iss`.
 pub fn check_issuer_url(s: &str) -> Result<(), Problem> {
     let bad = |why: &str, hint: Option<&str>| {
         Err((
@@ -43,11 +46,19 @@ pub fn check_issuer_url(s: &str) -> Result<(), Problem> {
             hint.map(str::to_string),
         ))
     };
-    let Some(rest) = s.strip_prefix("https://") else {
-        return bad(
-            "it must start with `https://`",
-            Some("issuers are identified by their https URL, exactly as the token's `iss` says"),
-        );
+    let in_cluster = |rest: &str| {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
+    };
+    let rest = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) if in_cluster(rest) => rest,
+        _ => {
+            return bad(
+                "it must start with `https://` (`http://` only for in-cluster `*.svc` hosts)",
+                Some("issuers are identified by their URL, exactly as the token's `iss` says"),
+            )
+        }
     };
     if s.contains(['?', '#']) {
         return bad("it must not hold a query or fragment", None);
@@ -187,8 +198,13 @@ mod tests {
     fn urls() {
         assert!(check_issuer_url("https://dex.example.com").is_ok());
         assert!(check_issuer_url("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").is_ok());
+        // Kubeflow's in-cluster Dex names itself with http.
+        assert!(check_issuer_url("http://dex.auth.svc.cluster.local:5556/dex").is_ok());
+        assert!(check_issuer_url("http://dex.auth.svc/dex").is_ok());
         for bad in [
             "http://x.com",
+            "http://svc.cluster.local.evil.com/dex",
+            "ftp://dex.auth.svc",
             "https://",
             "https://x.com?a=1",
             "https://x.com#f",
