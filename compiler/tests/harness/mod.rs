@@ -138,6 +138,8 @@ impl Gateway {
             .arg("-c")
             .arg(&cfg_path)
             .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+            // Flush the log file often, so tests read their log lines soon.
+            .args(["--file-flush-interval-msec", "100"])
             .arg("--log-path")
             .arg(&log)
             .stdout(Stdio::null())
@@ -157,6 +159,19 @@ impl Gateway {
     /// Envoy's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// Envoy's log once `ready` holds for it (Envoy writes its log file in the background),
+    /// or as it is after `timeout`.
+    pub fn log_when(&self, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Sends a request with these headers (repeats allowed) to the gateway.
@@ -217,19 +232,52 @@ impl Response {
     }
 }
 
+/// Reads one response: up to its `content-length` when it has one (Envoy holds a closing
+/// connection open for its `delayed_close_timeout`, 1 s, waiting for the client to close
+/// first), else to the end of the stream. A reset after the answer keeps what was read.
+fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if length.is_some_and(|n| raw.len() >= end + 4 + n) {
+                return raw;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 /// Raw HTTP/1.1 with `Connection: close`, so paths and headers go out exactly as written.
 pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    send_bytes(port, method, path, &headers)
+}
+
+/// [`send`] with header values as raw bytes (obs-text, invalid UTF-8).
+pub fn send_bytes(port: u16, method: &str, path: &str, headers: &[(&str, &[u8])]) -> Response {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req =
-        format!("{method} {path} HTTP/1.1\r\nhost: gatehouse.test\r\nconnection: close\r\n");
+        format!("{method} {path} HTTP/1.1\r\nhost: gatehouse.test\r\nconnection: close\r\n")
+            .into_bytes();
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        req.extend_from_slice(format!("{k}: ").as_bytes());
+        req.extend_from_slice(v);
+        req.extend_from_slice(b"\r\n");
     }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    req.extend_from_slice(b"\r\n");
+    // Envoy may answer (and close) before reading a large request to its end.
+    let _ = s.write_all(&req);
+    let raw = read_response(&mut s);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
