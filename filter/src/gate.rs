@@ -339,7 +339,10 @@ impl Filter {
             if self.engine.is_some() {
                 "the last good table stays in force"
             } else {
-                "no table is loaded: every request is denied"
+                // In Envoy a refused configuration is never used: the listener (or the
+                // proxy at startup) refuses it and the previous one, if any, keeps serving.
+                "no table is loaded: every request is denied until a good table arrives \
+                 (Envoy refuses this configuration and keeps serving the previous one, if any)"
             }
         };
         let Some(bytes) = config.filter(|b| !b.is_empty()) else {

@@ -296,3 +296,329 @@ pub fn send_bytes(port: u16, method: &str, path: &str, headers: &[(&str, &[u8])]
         body: body.to_string(),
     }
 }
+
+/// An upstream that counts the connections it accepts (and answers each with an empty 200):
+/// for tests that must show nothing reached the upstream. Stops accepting when dropped.
+pub struct CountingUpstream {
+    pub port: u16,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountingUpstream {
+    pub fn start() -> CountingUpstream {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (Arc::clone(&count), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        CountingUpstream { port, count, stop }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether something accepts connections on a loopback port.
+pub fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// What became of an Envoy started with a static configuration within `wait`.
+pub struct StaticStart {
+    /// Envoy's exit code, when it exited.
+    pub exit: Option<i32>,
+    /// Whether the gateway port accepted connections.
+    pub listening: bool,
+    pub log: String,
+}
+
+/// Starts Envoy with the filter holding `table_json` (which may be invalid or empty) in front
+/// of `upstream`, waits up to `wait` for it to exit or listen, then stops it.
+pub fn start_static(
+    envoy: &Path,
+    wasm: &Path,
+    table_json: &str,
+    upstream: u16,
+    wait: Duration,
+) -> StaticStart {
+    let dir = tempdir::Dir::new("static");
+    let (port, admin) = (free_port(), free_port());
+    let config = bootstrap(&EnvoyOptions {
+        wasm_path: wasm.display().to_string(),
+        table_json: table_json.to_string(),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        upstream: SocketAddr::from(([127, 0, 0, 1], upstream)),
+        admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
+    });
+    let cfg_path = dir.0.join("envoy.json");
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let log = dir.0.join("envoy.log");
+    let mut child = Command::new(envoy)
+        .arg("-c")
+        .arg(&cfg_path)
+        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+        .args(["--file-flush-interval-msec", "100"])
+        .arg("--log-path")
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start envoy");
+    let deadline = Instant::now() + wait;
+    let mut out = StaticStart {
+        exit: None,
+        listening: false,
+        log: String::new(),
+    };
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            out.exit = Some(status.code().unwrap_or(-1));
+            break;
+        }
+        if listening(port) {
+            out.listening = true;
+            // Try a request through it: it must not reach the upstream.
+            let _ = std::panic::catch_unwind(|| send(port, "GET", "/dex/auth", &[]));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    out.log = std::fs::read_to_string(&log).unwrap_or_default();
+    out
+}
+
+/// Envoy whose listener (with the filter and its table) comes from a watched LDS file, so a
+/// test can push new tables the way a control plane does, without a restart: each push
+/// replaces the file atomically (a rename) and waits until Envoy has taken or refused it.
+pub struct DynamicGateway {
+    pub port: u16,
+    pub admin: u16,
+    envoy: Child,
+    upstream: Child,
+    up: u16,
+    wasm: PathBuf,
+    version: u64,
+    pub dir: tempdir::Dir,
+}
+
+impl DynamicGateway {
+    /// Starts Envoy with `table_json` as the first pushed table (which may be refused).
+    pub fn start(envoy: &Path, wasm: &Path, table_json: &str) -> DynamicGateway {
+        let dir = tempdir::Dir::new("lds");
+        let (port, admin, up) = (free_port(), free_port(), free_port());
+        let up_log = dir.0.join("upstream.log");
+        let mut upstream = Command::new("python3")
+            .arg(root().join("scripts/echo_upstream.py"))
+            .args(["--port", &up.to_string(), "--max-seconds", "600"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&up_log).unwrap())
+            .spawn()
+            .expect("python3 for the echo upstream");
+        wait_for_port(up, &mut upstream, "echo upstream", &up_log);
+        let lds_dir = dir.0.join("lds");
+        std::fs::create_dir_all(&lds_dir).unwrap();
+        write_lds(&lds_dir, 1, &listener(wasm, port, up, table_json));
+        let clusters = bootstrap(&EnvoyOptions {
+            wasm_path: wasm.display().to_string(),
+            table_json: String::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            upstream: SocketAddr::from(([127, 0, 0, 1], up)),
+            admin: None,
+        })["static_resources"]["clusters"]
+            .clone();
+        let boot = serde_json::json!({
+            "node": {"id": "gatehouse-test", "cluster": "gatehouse"},
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+            "static_resources": {"clusters": clusters},
+            "dynamic_resources": {"lds_config": {
+                "path_config_source": {
+                    "path": lds_dir.join("lds.json").display().to_string(),
+                    "watched_directory": {"path": lds_dir.display().to_string()},
+                },
+                "resource_api_version": "V3",
+            }},
+        });
+        let cfg_path = dir.0.join("envoy.json");
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&boot).unwrap()).unwrap();
+        let log = dir.0.join("envoy.log");
+        let mut child = Command::new(envoy)
+            .arg("-c")
+            .arg(&cfg_path)
+            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+            .args(["--file-flush-interval-msec", "100"])
+            .arg("--log-path")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start envoy");
+        wait_for_port(admin, &mut child, "envoy admin", &log);
+        let gw = DynamicGateway {
+            port,
+            admin,
+            envoy: child,
+            upstream,
+            up,
+            wasm: wasm.to_path_buf(),
+            version: 1,
+            dir,
+        };
+        gw.wait_for_attempts(1);
+        if gw.stat("listener_manager.lds.update_success") > 0 {
+            gw.wait_until(|g| g.stat("listener_manager.total_listeners_warming") == 0);
+        }
+        gw
+    }
+
+    /// Pushes a new table and waits until Envoy has accepted (and activated) or refused it.
+    /// Returns whether the update was accepted.
+    pub fn push(&mut self, table_json: &str) -> bool {
+        let before = self.stat("listener_manager.lds.update_success");
+        self.version += 1;
+        let l = listener(&self.wasm, self.port, self.up, table_json);
+        write_lds(&self.dir.0.join("lds"), self.version, &l);
+        self.wait_for_attempts(self.version);
+        let accepted = self.stat("listener_manager.lds.update_success") > before;
+        if accepted {
+            self.wait_until(|g| g.stat("listener_manager.total_listeners_warming") == 0);
+        }
+        accepted
+    }
+
+    fn wait_for_attempts(&self, n: u64) {
+        self.wait_until(|g| g.stat("listener_manager.lds.update_attempt") >= n);
+    }
+
+    fn wait_until(&self, done: impl Fn(&DynamicGateway) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "envoy did not settle; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A counter or gauge from the admin `/stats` (0 when absent).
+    pub fn stat(&self, name: &str) -> u64 {
+        stat(&send(self.admin, "GET", "/stats", &[]).body, name)
+    }
+
+    /// Envoy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// Envoy's log once `ready` holds for it, or as it is after `timeout`.
+    pub fn log_when(&self, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends a request to the gateway.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        send(self.port, method, path, headers)
+    }
+
+    /// Whether the gateway's listener accepts connections.
+    pub fn listening(&self) -> bool {
+        listening(self.port)
+    }
+
+    /// Envoy's resident memory, in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.envoy.id())
+    }
+}
+
+impl Drop for DynamicGateway {
+    fn drop(&mut self) {
+        for child in [&mut self.envoy, &mut self.upstream] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The gateway listener as an LDS resource: the standalone configuration's listener, with the
+/// filter holding `table_json`.
+fn listener(wasm: &Path, port: u16, up: u16, table_json: &str) -> serde_json::Value {
+    let boot = bootstrap(&EnvoyOptions {
+        wasm_path: wasm.display().to_string(),
+        table_json: table_json.to_string(),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        upstream: SocketAddr::from(([127, 0, 0, 1], up)),
+        admin: None,
+    });
+    let mut listener = boot["static_resources"]["listeners"][0].clone();
+    listener["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener".into();
+    listener
+}
+
+/// Replaces `dir/lds.json` atomically (write, then rename: Envoy's watched directory sees a
+/// moved-in file) with one listener at `version`.
+fn write_lds(dir: &Path, version: u64, listener: &serde_json::Value) {
+    let lds = serde_json::json!({"version_info": version.to_string(), "resources": [listener]});
+    let tmp = dir.join(format!("lds.json.{version}"));
+    std::fs::write(&tmp, serde_json::to_vec(&lds).unwrap()).unwrap();
+    std::fs::rename(&tmp, dir.join("lds.json")).unwrap();
+}
+
+/// A value from admin `/stats` text (`name: value`); 0 when absent.
+pub fn stat(stats: &str, name: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(": ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// A process's resident memory, in KiB (`VmRSS` in /proc/PID/status); 0 when unknown.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
