@@ -2,39 +2,9 @@
 //! `testdata/authoring/`: answers, exit codes, and the text people read (insta snapshots).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-/// Exit code, stdout and stderr, as one text for a snapshot.
-fn run(args: &[&str]) -> (i32, String) {
-    let o = gatehouse(args);
-    let code = o.status.code().unwrap();
-    let text = format!(
-        "exit: {code}\n--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (code, text)
-}
-
-fn code(args: &[&str]) -> i32 {
-    gatehouse(args).status.code().unwrap()
-}
+use common::{code, gatehouse, run};
 
 #[test]
 fn check_allows_with_the_granting_binding() {

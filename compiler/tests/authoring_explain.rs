@@ -2,42 +2,12 @@
 //! keys (valid, expired, ALB) verified by the filter's verifiers and never echoed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{code, gatehouse, root, run};
 
 use gatehouse_filter::token::mint::{sign_alb, sign_jwt, Padding, SigningKey};
 use serde_json::json;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-/// Exit code, stdout and stderr, as one text for a snapshot.
-fn run(args: &[&str]) -> (i32, String) {
-    let o = gatehouse(args);
-    let code = o.status.code().unwrap();
-    let text = format!(
-        "exit: {code}\n--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (code, text)
-}
-
-fn code(args: &[&str]) -> i32 {
-    gatehouse(args).status.code().unwrap()
-}
 
 #[test]
 fn explain_shows_the_nearest_miss() {

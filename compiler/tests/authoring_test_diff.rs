@@ -2,34 +2,9 @@
 //! failing assertions, bad test files, and access diffs of directories and tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn run(args: &[&str]) -> (i32, String) {
-    let o = gatehouse(args);
-    let code = o.status.code().unwrap();
-    let text = format!(
-        "exit: {code}\n--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (code, text)
-}
+use common::{gatehouse, run};
 
 #[test]
 fn the_example_policies_pass_their_tests() {

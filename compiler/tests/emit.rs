@@ -3,26 +3,15 @@
 //! skip with a message when it is absent), and bad input exits 1 with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{gatehouse, root};
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use gatehouse::crd::{parse_documents, Crd};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
 
 fn anchor(name: &str) -> Option<PathBuf> {
     let p = root().join("../shared/anchors/istio").join(name);

@@ -3,23 +3,11 @@
 //! with inline keys compiles as it is.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::{gatehouse, root};
 
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 /// Standard output, then standard error, as one snapshot.
 fn transcript(o: &Output) -> String {
