@@ -30,7 +30,7 @@ impl NormalizedPath {
     }
 }
 
-/// Longest `:path` accepted (bytes).
+/// Longest `:path` accepted (bytes), as received and as forwarded.
 pub const MAX_PATH_LEN: usize = 8192;
 
 /// Normalizes a raw `:path` (which may carry a query).
@@ -74,6 +74,12 @@ pub fn normalize(raw: &str) -> Result<NormalizedPath, DenyReason> {
     // A trailing dot segment (`/a/b/..`) leaves a directory: keep the slash.
     if !out.ends_with('/') && ends_with_dot_segment(path) {
         out.push('/');
+    }
+    // Re-encoding can lengthen a path (`` ` `` becomes `%60`): what is forwarded must itself be a
+    // path this filter accepts, or the upstream would serve what a second look refuses.
+    let forwarded = out.len() + query.as_ref().map_or(0, |q| q.len() + 1);
+    if forwarded > MAX_PATH_LEN {
+        return Err(DenyReason::BadPath);
     }
     Ok(NormalizedPath {
         path: out,
