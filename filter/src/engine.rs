@@ -122,24 +122,37 @@ impl Engine {
                 bytes.len()
             )));
         }
-        // Check the version before the shape, so an old or new table gets the right message.
+        // One pass over the bytes in the common case (a table of this version); only when the
+        // shape does not match is the version probed, so an old or new table gets the right
+        // message.
         #[derive(serde::Deserialize)]
         struct Version {
             format_version: Option<u32>,
         }
-        let v: Version = serde_json::from_slice(bytes)
-            .map_err(|e| LoadError(format!("table is not valid JSON: {e}")))?;
-        match v.format_version {
-            Some(FORMAT_VERSION) => {}
-            Some(other) => {
-                return Err(LoadError(format!(
-                    "table format_version {other} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
-                )))
-            }
-            None => return Err(LoadError("table has no `format_version`".into())),
+        let version_error = |v: Option<u32>| {
+            match v {
+            Some(FORMAT_VERSION) => None,
+            Some(other) => Some(LoadError(format!(
+                "table format_version {other} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
+            ))),
+            None => Some(LoadError("table has no `format_version`".into())),
         }
-        let table: Table = serde_json::from_slice(bytes)
-            .map_err(|e| LoadError(format!("table does not match format {FORMAT_VERSION}: {e}")))?;
+        };
+        let table: Table = match serde_json::from_slice(bytes) {
+            Ok(table) => table,
+            Err(shape) => {
+                let v: Version = serde_json::from_slice(bytes)
+                    .map_err(|e| LoadError(format!("table is not valid JSON: {e}")))?;
+                return Err(version_error(v.format_version).unwrap_or_else(|| {
+                    LoadError(format!(
+                        "table does not match format {FORMAT_VERSION}: {shape}"
+                    ))
+                }));
+            }
+        };
+        if let Some(e) = version_error(Some(table.format_version)) {
+            return Err(e);
+        }
         Engine::new(table)
     }
 

@@ -43,9 +43,17 @@ impl RootContext for Root {
         let Ok(mut shared) = self.shared.try_borrow_mut() else {
             return false;
         };
+        let started = hostcalls::get_current_time().ok();
         match shared.filter.configure(config.as_deref()) {
             Ok(msg) => {
-                log(Level::Info, &msg);
+                // How long parsing and loading the table took (bench/e2e.sh reads it).
+                let took = started
+                    .zip(hostcalls::get_current_time().ok())
+                    .and_then(|(a, b)| b.duration_since(a).ok())
+                    .map_or(String::new(), |d| {
+                        format!(", loaded in {:.1} ms", d.as_secs_f64() * 1e3)
+                    });
+                log(Level::Info, &format!("{msg}{took}"));
                 true
             }
             Err(msg) => {
