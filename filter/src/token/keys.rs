@@ -39,17 +39,27 @@ pub struct JwksKey {
     pub jwk: PublicJwk,
 }
 
-/// A verifying key, parsed once when the table loads.
+/// A verifying key, parsed and checked once when the table loads, kept in the form the
+/// signature check (`ring`, in [`super::alg`]) reads.
 #[derive(Debug, Clone)]
 pub(crate) enum PublicKey {
     /// RSA, for `RS*` / `PS*`.
-    Rsa(RsaPublicKey),
-    /// P-256, for `ES256`.
-    P256(p256::ecdsa::VerifyingKey),
-    /// P-384, for `ES384`.
-    P384(p384::ecdsa::VerifyingKey),
+    Rsa(RsaKey),
+    /// P-256, for `ES256`: the uncompressed SEC1 point (65 bytes).
+    P256(Vec<u8>),
+    /// P-384, for `ES384`: the uncompressed SEC1 point (97 bytes).
+    P384(Vec<u8>),
     /// Ed25519, for `EdDSA`.
-    Ed25519(ed25519_compact::PublicKey),
+    Ed25519([u8; 32]),
+}
+
+/// An RSA public key: modulus and exponent, big-endian, without leading zeros.
+#[derive(Debug, Clone)]
+pub(crate) struct RsaKey {
+    /// The modulus.
+    pub(crate) n: Vec<u8>,
+    /// The public exponent.
+    pub(crate) e: Vec<u8>,
 }
 
 impl PublicKey {
@@ -91,19 +101,27 @@ pub(crate) fn public_key(jwk: &PublicJwk) -> Result<PublicKey, String> {
                     "rsa modulus is {bits} bits; at least {MIN_RSA_BITS} are required"
                 ));
             }
-            RsaPublicKey::new(n, e)
-                .map(PublicKey::Rsa)
-                .map_err(|err| format!("unusable rsa key: {err}"))
+            let key = RsaPublicKey::new(n, e).map_err(|err| format!("unusable rsa key: {err}"))?;
+            Ok(PublicKey::Rsa(RsaKey {
+                n: key.n().to_bytes_be(),
+                e: key.e().to_bytes_be(),
+            }))
         }
         PublicJwk::Ec { crv, x, y } => {
             let (x, y) = (member(x, "x")?, member(y, "y")?);
             match crv.as_str() {
-                "P-256" => p256::ecdsa::VerifyingKey::from_sec1_bytes(&ec_point(&x, &y, 32)?)
-                    .map(PublicKey::P256)
-                    .map_err(|_| "ec point is not on curve `P-256`".to_owned()),
-                "P-384" => p384::ecdsa::VerifyingKey::from_sec1_bytes(&ec_point(&x, &y, 48)?)
-                    .map(PublicKey::P384)
-                    .map_err(|_| "ec point is not on curve `P-384`".to_owned()),
+                "P-256" => {
+                    let point = ec_point(&x, &y, 32)?;
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map(|_| PublicKey::P256(point))
+                        .map_err(|_| "ec point is not on curve `P-256`".to_owned())
+                }
+                "P-384" => {
+                    let point = ec_point(&x, &y, 48)?;
+                    p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map(|_| PublicKey::P384(point))
+                        .map_err(|_| "ec point is not on curve `P-384`".to_owned())
+                }
                 other => Err(format!(
                     "unsupported ec curve `{other}`; expected `P-256` or `P-384`"
                 )),
@@ -117,7 +135,7 @@ pub(crate) fn public_key(jwk: &PublicJwk) -> Result<PublicKey, String> {
                 .map_err(|_| "ed25519 `x` must be 32 bytes".to_owned())?;
             key.validate()
                 .map_err(|_| "ed25519 key is not a valid public key".to_owned())?;
-            Ok(PublicKey::Ed25519(key))
+            Ok(PublicKey::Ed25519(*key))
         }
     }
 }
