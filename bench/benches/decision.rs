@@ -29,9 +29,23 @@ fn decision(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("allow", bindings), &bindings, |b, _| {
             b.iter(|| engine.decide(black_box("PUT"), black_box(&path), Some(black_box(&id))))
         });
-        let other = format!("/serving/v1/namespaces/ns-{}/apis/fraud-model", last / 20);
+        // Denied: the same request by a user with no grant anywhere (every lookup misses).
+        let intruder = Identity {
+            user: "intruder@example.com".into(),
+            ..id.clone()
+        };
+        assert!(engine
+            .decide("PUT", &path, Some(&intruder))
+            .deny_reason()
+            .is_some());
         group.bench_with_input(BenchmarkId::new("deny", bindings), &bindings, |b, _| {
-            b.iter(|| engine.decide(black_box("PUT"), black_box(&other), Some(black_box(&id))))
+            b.iter(|| {
+                engine.decide(
+                    black_box("PUT"),
+                    black_box(&path),
+                    Some(black_box(&intruder)),
+                )
+            })
         });
     }
     group.finish();

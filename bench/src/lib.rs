@@ -1,5 +1,10 @@
 //! Inputs for Gatehouse's benchmarks: synthetic tables of any size, built the way the compiler
-//! lays them out, so the benches measure the engine the filter runs.
+//! lays them out, so the benches measure the engine the filter runs; policy directories of any
+//! size ([`policy`]); the test keys as issuers and signers ([`keys`]).
+
+pub mod envoy;
+pub mod keys;
+pub mod policy;
 
 use std::collections::BTreeMap;
 
