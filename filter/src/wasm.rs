@@ -37,16 +37,16 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
+        let started = hostcalls::get_current_time().ok();
         let config = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
             .ok()
             .flatten();
         let Ok(mut shared) = self.shared.try_borrow_mut() else {
             return false;
         };
-        let started = hostcalls::get_current_time().ok();
         match shared.filter.configure(config.as_deref()) {
             Ok(msg) => {
-                // How long parsing and loading the table took (bench/e2e.sh reads it).
+                // How long reading, parsing and loading the table took (bench/e2e.sh reads it).
                 let took = started
                     .zip(hostcalls::get_current_time().ok())
                     .and_then(|(a, b)| b.duration_since(a).ok())

@@ -182,28 +182,35 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     };
 
     let mut diags = ctx.diags;
-    if !diags.iter().any(Diagnostic::is_error) {
-        if let Err(e) = Engine::new(table.clone()) {
-            diags.push(Diagnostic::error(
-                "internal",
-                "",
-                Span::default(),
-                format!("the filter refuses the compiled table: {e}"),
-            ));
+    // The filter must accept what the compiler writes: load it once (without copying it; the
+    // engine hands the table back).
+    let table = if diags.iter().any(Diagnostic::is_error) {
+        Some(table)
+    } else {
+        match Engine::new(table) {
+            Ok(engine) => Some(engine.table),
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "internal",
+                    "",
+                    Span::default(),
+                    format!("the filter refuses the compiled table: {e}"),
+                ));
+                None
+            }
         }
-    }
+    };
     for d in &mut diags {
         if let Some(text) = loaded.sources.get(&d.file) {
             d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(Box::from);
         }
     }
     diagnostic::sort(&mut diags);
-    if diags.iter().any(Diagnostic::is_error) {
-        Err(diags)
-    } else {
-        Ok(Compiled {
+    match table {
+        Some(table) if !diags.iter().any(Diagnostic::is_error) => Ok(Compiled {
             table,
             warnings: diags,
-        })
+        }),
+        _ => Err(diags),
     }
 }
