@@ -7,8 +7,8 @@ round starts every configuration once (in a rotated order) and runs all of its s
 drift and noise from other work on the machine hit every variant alike. Per scenario:
 
   warm-up   1 s of requests with the warm token (JIT, connection pools, token cache)
-  latency   one connection, closed loop: p50 / p99
-  load      16 connections: requests/s and Envoy CPU per request
+  latency   one connection, closed loop: p50 / p99 (2 s; fresh tokens 1 s)
+  load      16 connections: requests/s and Envoy CPU per request (4 s; fresh tokens 2 s)
             (utime + stime of the Envoy process from /proc/PID/stat, delta / requests)
 
 Fresh-token scenarios send a token never seen before on every request: a wrk Lua script walks
@@ -186,11 +186,13 @@ class Bench:
         self.check(path, kind, status)
         self.wrk(kind, "warm", path, 4, 1, 0)  # warm-up
         fresh = mode == "fresh"
-        lat = self.wrk(kind, mode, path, 1, a.lat_seconds, offset)
+        lat = self.wrk(kind, mode, path, 1, a.fresh_lat_seconds if fresh else a.lat_seconds,
+                       offset)
         if fresh:
             offset += lat["requests"] + 1
         t0, a0 = cpu_ticks(envoy.pid), cpu_ticks(authz.pid)
-        load = self.wrk(kind, mode, path, 16, a.load_seconds, offset)
+        load = self.wrk(kind, mode, path, 16, a.fresh_load_seconds if fresh else a.load_seconds,
+                        offset)
         t1, a1 = cpu_ticks(envoy.pid), cpu_ticks(authz.pid)
         if fresh:
             offset += load["requests"] + 16
@@ -283,6 +285,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--lat-seconds", type=int, default=2)
     p.add_argument("--load-seconds", type=int, default=4)
+    p.add_argument("--fresh-lat-seconds", type=int, default=1)
+    p.add_argument("--fresh-load-seconds", type=int, default=2)
     p.add_argument("--fresh-count", type=int, required=True)
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--label", default="")
@@ -317,11 +321,13 @@ def main():
         "label": a.label, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine(a.envoy), "rows": rows, "table_load": load,
         "settings": {k: getattr(a, k) for k in
-                     ["rounds", "lat_seconds", "load_seconds", "fresh_count"]},
+                     ["rounds", "lat_seconds", "load_seconds", "fresh_lat_seconds",
+                      "fresh_load_seconds", "fresh_count"]},
         "wasm_bytes": os.path.getsize(a.wasm), "noop_wasm_bytes": os.path.getsize(a.noop),
     }
     name = f"e2e{('-' + a.label) if a.label else ''}"
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (OUT / f"{name}.md").write_text(render(result) + "\n")
     print(render(result))
 
 

@@ -66,3 +66,7 @@ python3 bench/e2e.py \
   --warm-dex testdata/tokens/dex-alice.jwt --warm-alb testdata/tokens/alb-alice.alb \
   --fresh-dex "$out/fresh-dex.txt" --fresh-alb "$out/fresh-alb.txt" --fresh-count "$fresh" \
   "$@"
+case " $* " in
+  *" --label "*|*" --only "*|*" --configs "*) ;; # partial runs leave RESULTS.md alone
+  *) python3 bench/results.py && echo "e2e: wrote bench/RESULTS.md" >&2 ;;
+esac

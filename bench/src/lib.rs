@@ -2,6 +2,12 @@
 //! lays them out, so the benches measure the engine the filter runs; policy directories of any
 //! size ([`policy`]); the test keys as issuers and signers ([`keys`]).
 
+/// Whether criterion runs the benchmarks for real (`cargo bench`), rather than once each as
+/// a smoke test (`cargo test --all-targets`, which should stay quick: small inputs then).
+pub fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 pub mod envoy;
 pub mod keys;
 pub mod policy;
