@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatehouse::{compile_dir, table_json, CompileOptions};
 use gatehouse_filter::token::mint::sign_jwt;
-use harness::{prerequisites, root, send_bytes, Gateway, Response};
+use harness::{prerequisites, root, try_send_bytes, Gateway, Response};
 use serde_json::{json, Value};
 
 fn hostile_dir() -> std::path::PathBuf {
@@ -133,7 +133,14 @@ fn run_cases(gw: &Gateway, cases: &[Value], failures: &mut Vec<String>) {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_slice()))
             .collect();
-        let r = send_bytes(gw.port, "GET", "/", &h);
+        let Some(r) = try_send_bytes(gw.port, "GET", "/", &h) else {
+            // Envoy may reset the connection right after answering an oversized request;
+            // that is only acceptable where Envoy, not the filter, was to answer.
+            if !expect.starts_with("http:") {
+                failures.push(format!("{name}: no response"));
+            }
+            continue;
+        };
         failures.extend(judge(name, expect, &r));
         // Nothing from a token is echoed in a denial.
         if r.status != 200 {
