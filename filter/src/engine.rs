@@ -217,7 +217,13 @@ impl Engine {
     /// Step 1: normalize the path and find the route.
     pub fn preflight(&self, method: &str, raw_path: &str) -> Result<Preflight, DenyReason> {
         let path = normalize(raw_path)?;
-        let target = self.routes.resolve(method, &path)?;
+        // Methods are judged upper-cased: a `delete` that some upstream reads as DELETE is
+        // judged as DELETE, never as an unrouted method.
+        let target = if method.bytes().any(|b| b.is_ascii_lowercase()) {
+            self.routes.resolve(&method.to_ascii_uppercase(), &path)?
+        } else {
+            self.routes.resolve(method, &path)?
+        };
         Ok(Preflight { path, target })
     }
 

@@ -181,14 +181,18 @@ fn encode_segment_into(seg: &str, out: &mut String) {
     }
 }
 
-/// The values of query parameter `name` (form-decoded), in order.
+/// The values of query parameter `name` (form-decoded, name compared without ASCII case),
+/// in order.
 pub fn query_values(query: &str, name: &str) -> Vec<String> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(k).as_deref() == Some(name)).then(|| form_decode(v))
+            // Names compare without case: `NAMESPACE=b` is never a way around `namespace=a`.
+            form_decode(k)
+                .is_some_and(|k| k.eq_ignore_ascii_case(name))
+                .then(|| form_decode(v))
         })
         .map(|v| v.unwrap_or_else(|| "\u{FFFD}".to_string()))
         .collect()
@@ -300,6 +304,10 @@ mod tests {
         assert_eq!(query_values("na%6Despace=c", "namespace"), vec!["c"]);
         assert_eq!(query_values("namespace=a+b", "namespace"), vec!["a b"]);
         assert!(query_values("namespaces=a", "namespace").is_empty());
+        assert_eq!(
+            query_values("namespace=a&NAMESPACE=b", "namespace"),
+            vec!["a", "b"]
+        );
         assert_eq!(query_values("namespace=%zz", "namespace"), vec!["\u{FFFD}"]);
     }
 

@@ -315,3 +315,22 @@ fn a_group_holding_the_separator_is_never_split_upstream() {
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(d.headers[1], ("kubeflow-groups".into(), "ml-ops".into()));
 }
+
+#[test]
+fn lower_case_methods_and_query_names_cannot_dodge_a_route() {
+    let e = engine();
+    let bob = who("bob@example.com", &[]);
+    // bob holds `view` in team-a: PUT needs `deploy`, whatever the method's case.
+    assert_eq!(
+        decide(&e, "put", "/serving/team-a/x", Some(&bob)),
+        Err(DenyReason::NotPermitted)
+    );
+    assert_eq!(
+        decide(&e, "GET", "/pipeline/x?NAMESPACE=models", Some(&bob)),
+        Err(DenyReason::NotPermitted)
+    );
+    assert_eq!(
+        decide(&e, "GET", "/pipeline/x?namespace=team-a&Namespace=models", Some(&bob)),
+        Err(DenyReason::AmbiguousNamespace)
+    );
+}
