@@ -330,7 +330,12 @@ fn lower_case_methods_and_query_names_cannot_dodge_a_route() {
         Err(DenyReason::NotPermitted)
     );
     assert_eq!(
-        decide(&e, "GET", "/pipeline/x?namespace=team-a&Namespace=models", Some(&bob)),
+        decide(
+            &e,
+            "GET",
+            "/pipeline/x?namespace=team-a&Namespace=models",
+            Some(&bob)
+        ),
         Err(DenyReason::AmbiguousNamespace)
     );
 }
