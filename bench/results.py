@@ -152,7 +152,7 @@ def main():
     w("")
     w("```sh")
     w("cargo bench -p gatehouse-bench          # decision, token verification, compile + load (~5 min)")
-    w("bench/e2e.sh                            # end to end, 3 interleaved rounds (~15 min); writes bench/out/ and this file")
+    w("bench/e2e.sh                            # end to end, 3 interleaved rounds (~7 min once built); writes bench/out/ and this file")
     w("python3 bench/results.py                # rewrite this file from bench/out/e2e.json + target/criterion")
     w("```")
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(out) + "\n")
