@@ -73,11 +73,20 @@ pub fn on_request<H: Host>(
         None => (DEFAULT_USER_HEADER, DEFAULT_GROUPS_HEADER),
     };
     // INVARIANT: identity headers from the client never reach an upstream. They are removed on
-    // every request, public or not, before anything else can return early.
-    let mut stripped: Vec<&str> = vec![user_header, groups_header];
+    // every request, public or not, before anything else can return early. The header list is
+    // the whole request's, so only names present need a host call (names compared without
+    // case, should a host not lower-case them).
+    let mut stripped: Vec<&str> = Vec::new();
     for (name, _) in &headers {
-        if name.starts_with(ALB_PREFIX) && !stripped.contains(&name.as_str()) {
-            stripped.push(name);
+        let n = name.as_str();
+        let alb = n
+            .as_bytes()
+            .get(..ALB_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(ALB_PREFIX.as_bytes()));
+        let identity =
+            alb || n.eq_ignore_ascii_case(user_header) || n.eq_ignore_ascii_case(groups_header);
+        if identity && !stripped.contains(&n) {
+            stripped.push(n);
         }
     }
     for name in &stripped {

@@ -145,3 +145,20 @@ fn a_bad_reload_keeps_the_last_good_table() {
     let mut host = MockHost::new(&[(":method", "GET"), (":path", "/dex/x")]);
     assert_eq!(f.on_request(&mut host), Outcome::Continue);
 }
+
+#[test]
+fn identity_headers_are_stripped_whatever_their_case() {
+    let e = Engine::from_json(engine_json().as_bytes()).unwrap();
+    let (out, host) = run(
+        Some(&e),
+        &[
+            (":method", "GET"),
+            (":path", "/dex/auth"),
+            ("Kubeflow-UserId", "admin@example.com"),
+            ("X-Amzn-Oidc-Data", "x.y.z"),
+        ],
+    );
+    assert_eq!(out, Outcome::Continue);
+    assert!(host.header("Kubeflow-UserId").is_none());
+    assert!(host.header("X-Amzn-Oidc-Data").is_none());
+}
