@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use gatehouse::emit::envoy::wasm_filter;
+use gatehouse::emit::envoy::{cluster, connection_manager, router_filter, socket, wasm_filter};
 use gatehouse_filter::{Engine, Identity};
 use serde_json::{json, Value};
 
@@ -66,22 +66,6 @@ pub struct Inputs {
     pub table_json: Option<String>,
     /// Dex's JWKS document (`n`).
     pub jwks: Option<String>,
-}
-
-fn socket(addr: SocketAddr) -> Value {
-    json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
-}
-
-fn cluster(name: &str, addr: SocketAddr) -> Value {
-    json!({
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "2s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(addr)}}]}],
-        },
-    })
 }
 
 fn need<'a, T>(v: &'a Option<T>, what: &str) -> Result<&'a T, String> {
@@ -227,27 +211,8 @@ pub fn bootstrap(variant: Variant, i: &Inputs) -> Result<Value, String> {
             need(&i.table_json, "--table")?,
         )),
     }
-    filters.push(json!({
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-    }));
-    let hcm = json!({
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "bench",
-            "codec_type": "AUTO",
-            "route_config": {
-                "name": "local",
-                "virtual_hosts": [{
-                    "name": "all",
-                    "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
-                }],
-            },
-            "http_filters": filters,
-        },
-    });
+    filters.push(router_filter());
+    let hcm = connection_manager("bench", filters);
     Ok(json!({
         "admin": {"address": socket(i.admin)},
         "static_resources": {

@@ -21,8 +21,54 @@ pub struct EnvoyOptions {
     pub admin: Option<SocketAddr>,
 }
 
-fn socket(addr: SocketAddr) -> Value {
+/// An Envoy `address` for a socket.
+pub fn socket(addr: SocketAddr) -> Value {
     json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
+}
+
+/// A static cluster of one HTTP/1.1 endpoint.
+pub fn cluster(name: &str, addr: SocketAddr) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "2s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(addr)}}]}],
+        },
+    })
+}
+
+/// The router filter, last in every HCM filter list.
+pub fn router_filter() -> Value {
+    json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+    })
+}
+
+/// An HTTP connection manager sending every request to cluster `upstream` through
+/// `http_filters` (which must end with [`router_filter`]).
+pub fn connection_manager(stat_prefix: &str, http_filters: Vec<Value>) -> Value {
+    json!({
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": stat_prefix,
+            "codec_type": "AUTO",
+            // Gatehouse normalizes paths itself and forwards the normalized form, so what it
+            // judged is what the upstream serves.
+            "route_config": {
+                "name": "local",
+                "virtual_hosts": [{
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
+                }],
+            },
+            "http_filters": http_filters,
+        },
+    })
 }
 
 /// The filter entry for an HCM `http_filters` list.
@@ -51,29 +97,10 @@ pub fn wasm_filter(wasm_path: &str, table_json: &str) -> Value {
 
 /// Builds the Envoy bootstrap as a JSON value (serialized to YAML by the caller).
 pub fn bootstrap(o: &EnvoyOptions) -> Value {
-    let router = json!({
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-    });
-    let hcm = json!({
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "gatehouse_ingress",
-            "codec_type": "AUTO",
-            // Gatehouse normalizes paths itself and forwards the normalized form, so what it
-            // judged is what the upstream serves.
-            "route_config": {
-                "name": "local",
-                "virtual_hosts": [{
-                    "name": "all",
-                    "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
-                }],
-            },
-            "http_filters": [wasm_filter(&o.wasm_path, &o.table_json), router],
-        },
-    });
+    let hcm = connection_manager(
+        "gatehouse_ingress",
+        vec![wasm_filter(&o.wasm_path, &o.table_json), router_filter()],
+    );
     let mut boot = json!({
         "static_resources": {
             "listeners": [{
@@ -81,15 +108,7 @@ pub fn bootstrap(o: &EnvoyOptions) -> Value {
                 "address": socket(o.listen),
                 "filter_chains": [{"filters": [hcm]}],
             }],
-            "clusters": [{
-                "name": "upstream",
-                "type": "STATIC",
-                "connect_timeout": "2s",
-                "load_assignment": {
-                    "cluster_name": "upstream",
-                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(o.upstream)}}]}],
-                },
-            }],
+            "clusters": [cluster("upstream", o.upstream)],
         },
     });
     if let (Some(admin), Some(obj)) = (o.admin, boot.as_object_mut()) {
