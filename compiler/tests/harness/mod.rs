@@ -75,6 +75,42 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
     panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
 }
 
+/// Writes the standalone config for the filter with `table_json` into `dir` and starts Envoy
+/// on it (listener `port`, admin `admin`, upstream `upstream`, all on 127.0.0.1), logging to
+/// `dir/envoy.log`, flushed every 100 ms so tests read their log lines soon.
+fn spawn_static(
+    envoy: &Path,
+    wasm: &Path,
+    table_json: &str,
+    dir: &tempdir::Dir,
+    port: u16,
+    upstream: u16,
+    admin: u16,
+) -> (Child, PathBuf) {
+    let config = bootstrap(&EnvoyOptions {
+        wasm_path: wasm.display().to_string(),
+        table_json: table_json.to_string(),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        upstream: SocketAddr::from(([127, 0, 0, 1], upstream)),
+        admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
+    });
+    let cfg_path = dir.0.join("envoy.json");
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let log = dir.0.join("envoy.log");
+    let child = Command::new(envoy)
+        .arg("-c")
+        .arg(&cfg_path)
+        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+        .args(["--file-flush-interval-msec", "100"])
+        .arg("--log-path")
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start envoy");
+    (child, log)
+}
+
 /// A running Envoy + echo upstream; both are stopped when dropped.
 pub struct Gateway {
     pub port: u16,
@@ -124,28 +160,7 @@ impl Gateway {
             .spawn()
             .expect("python3 for the echo upstream");
         wait_for_port(up, &mut upstream, "echo upstream", &up_log);
-        let config = bootstrap(&EnvoyOptions {
-            wasm_path: wasm.display().to_string(),
-            table_json: table_json.to_string(),
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
-            upstream: SocketAddr::from(([127, 0, 0, 1], up)),
-            admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
-        });
-        let cfg_path = dir.0.join("envoy.json");
-        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-        let log = dir.0.join("envoy.log");
-        let mut child = Command::new(envoy)
-            .arg("-c")
-            .arg(&cfg_path)
-            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
-            // Flush the log file often, so tests read their log lines soon.
-            .args(["--file-flush-interval-msec", "100"])
-            .arg("--log-path")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start envoy");
+        let (mut child, log) = spawn_static(envoy, wasm, table_json, &dir, port, up, admin);
         wait_for_port(port, &mut child, "envoy", &log);
         Gateway {
             port,
@@ -379,27 +394,7 @@ pub fn start_static(
 ) -> StaticStart {
     let dir = tempdir::Dir::new("static");
     let (port, admin) = (free_port(), free_port());
-    let config = bootstrap(&EnvoyOptions {
-        wasm_path: wasm.display().to_string(),
-        table_json: table_json.to_string(),
-        listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        upstream: SocketAddr::from(([127, 0, 0, 1], upstream)),
-        admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
-    });
-    let cfg_path = dir.0.join("envoy.json");
-    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    let log = dir.0.join("envoy.log");
-    let mut child = Command::new(envoy)
-        .arg("-c")
-        .arg(&cfg_path)
-        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
-        .args(["--file-flush-interval-msec", "100"])
-        .arg("--log-path")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start envoy");
+    let (mut child, log) = spawn_static(envoy, wasm, table_json, &dir, port, upstream, admin);
     let deadline = Instant::now() + wait;
     let mut out = StaticStart {
         exit: None,
