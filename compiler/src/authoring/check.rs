@@ -3,7 +3,7 @@
 
 use super::evaluate::{evaluate, Evaluation, Who};
 use super::explain::{needs_line, route_line, verdict_line, Report};
-use super::source::{check_request, PolicySource};
+use super::source::{check_request, PolicySource, RequestArgs};
 use super::{json, print, Failure, Format};
 use crate::cli::{EXIT_DENIED, EXIT_OK};
 
@@ -12,19 +12,8 @@ use crate::cli::{EXIT_DENIED, EXIT_OK};
 pub struct CheckArgs {
     #[command(flatten)]
     pub source: PolicySource,
-    /// The user, taken as verified; without it the request carries no identity.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// A group of the user (repeatable).
-    #[arg(long = "group", value_name = "GROUP", requires = "user")]
-    pub groups: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// HTTP method (upper-case).
-    pub method: String,
-    /// Request path, with any query (`/pipeline/apis/v2/runs?namespace=alice`).
-    pub path: String,
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 /// The text rendering of `check`.
@@ -45,11 +34,12 @@ pub fn render(ev: &Evaluation) -> String {
 
 /// Runs `gatehouse check`: exit 0 allowed, 3 denied, 1 bad input, 2 tool failure.
 pub fn run(args: &CheckArgs) -> Result<u8, Failure> {
-    check_request(&args.method, &args.path).map_err(Failure::Invalid)?;
+    let req = &args.request;
+    check_request(&req.method, &req.path).map_err(Failure::Invalid)?;
     let engine = args.source.load()?;
-    let who = Who::asserted(args.user.as_deref(), &args.groups);
-    let ev = evaluate(&engine, &args.method, &args.path, &who);
-    match args.format {
+    let who = Who::asserted(req.user.as_deref(), &req.groups);
+    let ev = evaluate(&engine, &req.method, &req.path, &who);
+    match req.format {
         Format::Text => print(&render(&ev))?,
         Format::Json => print(&json(&Report::new(&ev))?)?,
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::evaluate::{evaluate, Evaluation, RouteInfo, Who};
 use super::miss::Miss;
-use super::source::{check_request, parse_now, PolicySource};
+use super::source::{check_request, parse_now, PolicySource, RequestArgs};
 use super::token_trace::TokenTrace;
 use super::{json, print, Failure, Format};
 use crate::cli::{EXIT_DENIED, EXIT_OK};
@@ -34,19 +34,9 @@ pub struct ExplainArgs {
     /// "Now" for the token's `exp` / `nbf`: Unix seconds or RFC 3339 (default: the clock).
     #[arg(long)]
     pub now: Option<String>,
-    /// The user, taken as verified (instead of a token).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// A group of the user (repeatable).
-    #[arg(long = "group", value_name = "GROUP", requires = "user")]
-    pub groups: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// HTTP method (upper-case).
-    pub method: String,
-    /// Request path, with any query (`/pipeline/apis/v2/runs?namespace=alice`).
-    pub path: String,
+    /// The request; `--user` (taken as verified) stands instead of a token.
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 /// The machine-readable answer of `check` and `explain`.
@@ -262,7 +252,8 @@ pub fn render(ev: &Evaluation) -> String {
 
 /// Runs `gatehouse explain`: exit 0 allowed, 3 denied, 1 bad input, 2 tool failure.
 pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
-    check_request(&args.method, &args.path).map_err(Failure::Invalid)?;
+    let req = &args.request;
+    check_request(&req.method, &req.path).map_err(Failure::Invalid)?;
     let now = parse_now(args.now.as_deref())?;
     let token = match (&args.token, &args.token_file) {
         (Some(t), _) => Some(t.trim().to_string()),
@@ -285,11 +276,11 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
             alb: args.alb,
             now,
         },
-        None => Who::asserted(args.user.as_deref(), &args.groups),
+        None => Who::asserted(req.user.as_deref(), &req.groups),
     };
     let engine = args.source.load()?;
-    let ev = evaluate(&engine, &args.method, &args.path, &who);
-    match args.format {
+    let ev = evaluate(&engine, &req.method, &req.path, &who);
+    match req.format {
         Format::Text => print(&render(&ev))?,
         Format::Json => print(&json(&Report::new(&ev))?)?,
     }

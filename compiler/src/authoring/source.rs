@@ -24,6 +24,24 @@ pub struct PolicySource {
     pub table: Option<PathBuf>,
 }
 
+/// The request `check` and `explain` judge, with the identity asserted on the command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RequestArgs {
+    /// The user, taken as verified; without it the request carries no identity.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of the user (repeatable).
+    #[arg(long = "group", value_name = "GROUP", requires = "user")]
+    pub groups: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: super::Format,
+    /// HTTP method (upper-case).
+    pub method: String,
+    /// Request path, with any query (`/pipeline/apis/v2/runs?namespace=alice`).
+    pub path: String,
+}
+
 impl PolicySource {
     /// Loads the engine; compile warnings go to standard error.
     pub fn load(&self) -> Result<Engine, Failure> {
