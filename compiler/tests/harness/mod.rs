@@ -111,6 +111,19 @@ fn spawn_static(
     (child, log)
 }
 
+/// Reads a log through `read` until `ready` holds for it, or returns it as it is after
+/// `timeout`.
+fn poll_log(read: impl Fn() -> String, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let log = read();
+        if ready(&log) || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A running Envoy + echo upstream; both are stopped when dropped.
 pub struct Gateway {
     pub port: u16,
@@ -179,14 +192,7 @@ impl Gateway {
     /// Envoy's log once `ready` holds for it (Envoy writes its log file in the background),
     /// or as it is after `timeout`.
     pub fn log_when(&self, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if ready(&log) || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_log(|| self.log(), timeout, ready)
     }
 
     /// Sends a request with these headers (repeats allowed) to the gateway.
@@ -546,14 +552,7 @@ impl DynamicGateway {
 
     /// Envoy's log once `ready` holds for it, or as it is after `timeout`.
     pub fn log_when(&self, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if ready(&log) || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_log(|| self.log(), timeout, ready)
     }
 
     /// Sends a request to the gateway.
