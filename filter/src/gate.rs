@@ -118,30 +118,34 @@ pub fn on_request<H: Host>(
         // What was judged is what is served: the upstream gets the normalized path.
         host.set_request_header(":path", &forward);
     }
-    let mut ctx = Context {
-        path: Some(pre.path.path.clone()),
-        ..Context::default()
-    };
     if pre.is_public() {
         host.count("gatehouse.allowed.public");
         return Outcome::Continue;
     }
 
+    // The judged path is only logged from here on: move it out rather than copy it.
+    let mut pre = pre;
+    let path = std::mem::take(&mut pre.path.path);
+    let mut ctx = Context {
+        path: Some(&path),
+        ..Context::default()
+    };
+
     let verified = match verify(engine, cache, host, &headers) {
         Ok(Some(v)) => v,
         Ok(None) => return deny(host, Some(engine), DenyReason::NoIdentity, &ctx),
         Err(f) => {
-            ctx.issuer = f.issuer.clone();
-            ctx.kid = f.kid.clone();
-            ctx.detail = Some(f.detail.clone());
+            ctx.issuer = f.issuer.as_deref();
+            ctx.kid = f.kid.as_deref();
+            ctx.detail = Some(&f.detail);
             if let Some(i) = &f.issuer {
                 host.count(&format!("gatehouse.verify_failed.{}", metric_name(i)));
             }
             return deny(host, Some(engine), f.reason, &ctx);
         }
     };
-    ctx.issuer = Some(verified.identity.issuer.clone());
-    ctx.kid = verified.kid.clone();
+    ctx.issuer = Some(&verified.identity.issuer);
+    ctx.kid = verified.kid.as_deref();
     let decision = engine.authorize_owned(pre, &verified.identity);
     ctx.fill(&decision);
     match decision.verdict {
@@ -222,34 +226,34 @@ fn verify<H: Host>(
     result
 }
 
-/// What a denial log line tells.
+/// What a denial log line tells, borrowed from the request's own state (built on every
+/// request, written out only on a denial or an audit).
 #[derive(Debug, Default)]
-struct Context {
-    path: Option<String>,
-    issuer: Option<String>,
-    kid: Option<String>,
-    detail: Option<String>,
-    route: Option<String>,
-    namespace: Option<String>,
-    action: Option<String>,
+struct Context<'a> {
+    path: Option<&'a str>,
+    issuer: Option<&'a str>,
+    kid: Option<&'a str>,
+    detail: Option<&'a str>,
+    route: Option<usize>,
+    namespace: Option<&'a str>,
+    action: Option<&'a str>,
 }
 
-impl Context {
-    fn fill(&mut self, d: &Decision) {
+impl<'a> Context<'a> {
+    fn fill(&mut self, d: &'a Decision) {
         if let Some(t) = &d.target {
-            self.namespace = t.namespace.clone();
-            self.route = Some(t.route.to_string());
+            self.namespace = t.namespace.as_deref();
+            self.route = Some(t.route);
         }
-        self.action = d.action.clone();
+        self.action = d.action.as_deref();
     }
 
     /// One JSON line; it never holds a token (only issuer names, kids and the path without
     /// its query).
     fn log_line(&self, event: &str, reason: DenyReason, engine: Option<&Engine>) -> String {
-        let route = self.route.as_ref().and_then(|i| {
-            let idx: usize = i.parse().ok()?;
-            engine?.table.routes.get(idx).map(|r| r.path.clone())
-        });
+        let route = self
+            .route
+            .and_then(|i| engine?.table.routes.get(i).map(|r| r.path.as_str()));
         let line = serde_json::json!({
             "gatehouse": event,
             "reason": reason.code(),
