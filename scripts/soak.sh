@@ -71,7 +71,7 @@ def mint(part):
     with open(os.path.join(out, f"pool.{part}"), "wb") as f:
         for n in range(part, count, parts):
             claims = {"iss": "https://extra.example.com", "aud": "gatehouse-extra",
-                      "email": f"soak-{n}@example.com", "iat": now, "exp": now + 7200}
+                      "email": f"soak-{n}@example.com", "email_verified": True, "iat": now, "exp": now + 7200}
             signed = header + b"." + b64(json.dumps(claims, separators=(",", ":")).encode())
             r, s = decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
             f.write(signed + b"." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")) + b"\n")

@@ -57,6 +57,8 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
         groups_claim: Some("groups".into()),
         groups_prefix: String::new(),
         max_lifetime_seconds: None,
+        identities: None,
+        require_email_verified: true,
         keys,
     };
     Ok(vec![
@@ -79,6 +81,7 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
             issuer: None,
             client: None,
             user_claim: "email".into(),
+            require_email_verified: true,
             keys: vec![KeySpec {
                 kid: Some("alb-1".into()),
                 jwk: jwk_from_pem(key_file!("alb-1.pem"))?,
@@ -110,6 +113,7 @@ pub fn jwt_claims(issuer: &str, user: &str, now: u64, ttl: u64, jti: u64) -> Val
         "sub": user,
         "aud": DEX_AUDIENCE,
         "email": user,
+        "email_verified": true,
         "groups": ["ml-team", "analysts"],
         "iat": now,
         "nbf": now,
@@ -132,6 +136,7 @@ pub fn mint_alb(
     jti: u64,
 ) -> Result<String, String> {
     let header = json!({"kid": "alb-1", "signer": ALB_SIGNER, "exp": now + ttl});
-    let claims = json!({"sub": jti.to_string(), "email": user, "exp": now + ttl});
+    let claims =
+        json!({"sub": jti.to_string(), "email": user, "email_verified": "true", "exp": now + ttl});
     sign_alb(key, &header, &claims, Padding::Padded)
 }

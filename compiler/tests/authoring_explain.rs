@@ -75,6 +75,7 @@ fn dex_token(exp: u64) -> String {
         "aud": "kubeflow-oidc-authservice",
         "sub": "CgVhbGljZQ",
         "email": "alice@example.com",
+        "email_verified": true,
         "groups": ["ml-researchers"],
         "iat": exp - 3600,
         "exp": exp,
@@ -164,7 +165,7 @@ fn explain_verifies_an_alb_token() {
     let token = sign_alb(
         &key,
         &header,
-        &json!({"email": "bob@example.com"}),
+        &json!({"email": "bob@example.com", "email_verified": "true"}),
         Padding::Padded,
     )
     .unwrap();

@@ -18,6 +18,7 @@ mod generate;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatehouse::{compile_dir, table_json, CompileOptions};
+use gatehouse_filter::gate::header_is;
 use gatehouse_filter::token::mint::sign_jwt;
 use harness::{prerequisites, root, try_send_bytes, Gateway, Response};
 use serde_json::{json, Value};
@@ -142,6 +143,24 @@ fn run_cases(gw: &Gateway, cases: &[Value], failures: &mut Vec<String>) {
             continue;
         };
         failures.extend(judge(name, expect, &r));
+        // Headers that must not reach the upstream: no spelling of the name may carry a value
+        // the request sent (the filter's own identity headers may stay).
+        if r.status == 200 {
+            let seen = &r.json()["headers"];
+            for absent in case["absent"].as_array().into_iter().flatten() {
+                let absent = absent.as_str().unwrap();
+                for (k, values) in seen.as_object().unwrap() {
+                    let spoofed = values.as_array().unwrap().iter().any(|v| {
+                        headers
+                            .iter()
+                            .any(|(_, s)| v.as_str() == std::str::from_utf8(s).ok())
+                    });
+                    if header_is(k, absent) && spoofed {
+                        failures.push(format!("{name}: `{k}` reached the upstream"));
+                    }
+                }
+            }
+        }
         // Nothing from a token is echoed in a denial.
         if r.status != 200 {
             for s in secrets(case) {

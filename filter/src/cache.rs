@@ -77,6 +77,11 @@ impl TokenCache {
         }
     }
 
+    /// Drops one entry (its key no longer in force).
+    pub fn remove(&mut self, key: &TokenKey) {
+        self.entries.remove(key);
+    }
+
     /// Stores a verified token, evicting the oldest entries when full.
     pub fn insert(&mut self, key: TokenKey, token: VerifiedToken) {
         while self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {

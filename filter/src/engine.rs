@@ -227,6 +227,15 @@ impl Engine {
         Ok(Preflight { path, target })
     }
 
+    /// The methods the namespaced routes of a path name (the `Allow` header of a
+    /// `method_not_allowed` answer); empty when the path cannot be normalized.
+    pub fn allowed_methods(&self, raw_path: &str) -> Vec<&str> {
+        match normalize(raw_path) {
+            Ok(path) => self.routes.allowed_methods(&path),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Step 2: judge a verified identity against the route.
     pub fn authorize(&self, pre: &Preflight, identity: &Identity) -> Decision {
         self.judge(pre.target.as_ref().map(Cow::Borrowed), identity)

@@ -21,6 +21,34 @@ pub const DEFAULT_GROUPS_HEADER: &str = "kubeflow-groups";
 pub const ALB_HEADER: &str = "x-amzn-oidc-data";
 /// Every ALB header starts with this.
 pub const ALB_PREFIX: &str = "x-amzn-oidc-";
+/// Headers some frameworks read as the request's method instead of the one on the wire.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether header `name` is `target` as an upstream may read it: ASCII case ignored, and `_`
+/// taken for `-` (CGI and WSGI map both to the same variable).
+pub fn header_is(name: &str, target: &str) -> bool {
+    name.len() == target.len() && header_starts_with(name, target)
+}
+
+/// Whether header `name` starts with `prefix`, compared as [`header_is`] does.
+pub fn header_starts_with(name: &str, prefix: &str) -> bool {
+    let fold = |b: u8| {
+        if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(a, b)| fold(a) == fold(b))
+}
 
 /// Log levels the filter uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,19 +101,23 @@ pub fn on_request<H: Host>(
         None => (DEFAULT_USER_HEADER, DEFAULT_GROUPS_HEADER),
     };
     // INVARIANT: identity headers from the client never reach an upstream. They are removed on
-    // every request, public or not, before anything else can return early. The header list is
-    // the whole request's, so only names present need a host call (names compared without
-    // case, should a host not lower-case them).
+    // every request, public or not, before anything else can return early, in any spelling an
+    // upstream may read as theirs: names compare without case and with `_` for `-`
+    // (WSGI-style servers read `kubeflow_userid` as `kubeflow-userid`). Method override
+    // headers go too: the upstream must act on the method that was judged. The header list is
+    // the whole request's, so only names present need a host call.
     let mut stripped: Vec<&str> = Vec::new();
-    for (name, _) in &headers {
+    let mut overrides: Vec<&[u8]> = Vec::new();
+    for (name, value) in &headers {
         let n = name.as_str();
-        let alb = n
-            .as_bytes()
-            .get(..ALB_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(ALB_PREFIX.as_bytes()));
-        let identity =
-            alb || n.eq_ignore_ascii_case(user_header) || n.eq_ignore_ascii_case(groups_header);
-        if identity && !stripped.contains(&n) {
+        let identity = header_starts_with(n, ALB_PREFIX)
+            || header_is(n, user_header)
+            || header_is(n, groups_header);
+        let method_override = METHOD_OVERRIDE_HEADERS.iter().any(|h| header_is(n, h));
+        if method_override {
+            overrides.push(value);
+        }
+        if (identity || method_override) && !stripped.contains(&n) {
             stripped.push(n);
         }
     }
@@ -100,7 +132,7 @@ pub fn on_request<H: Host>(
     let value = |n: &str| {
         headers
             .iter()
-            .find(|(k, _)| k == n)
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
             .map(|(_, v)| v.as_slice())
     };
     let method = value(":method")
@@ -109,8 +141,27 @@ pub fn on_request<H: Host>(
     let Some(raw_path) = value(":path").and_then(|v| std::str::from_utf8(v).ok()) else {
         return deny(host, Some(engine), DenyReason::BadPath, &Context::default());
     };
+    // INVARIANT: a request that asks the upstream to act as another method than the one
+    // judged is refused (a matching override is only removed).
+    if overrides
+        .iter()
+        .any(|v| !v.trim_ascii().eq_ignore_ascii_case(method.as_bytes()))
+    {
+        return deny(
+            host,
+            Some(engine),
+            DenyReason::MethodOverride,
+            &Context::default(),
+        );
+    }
     let pre = match engine.preflight(method, raw_path) {
         Ok(p) => p,
+        Err(DenyReason::MethodNotAllowed) => {
+            let allow = engine.allowed_methods(raw_path).join(", ");
+            let ctx = Context::default();
+            let reason = DenyReason::MethodNotAllowed;
+            return deny_with(host, Some(engine), reason, &ctx, &[("allow", &allow)]);
+        }
         Err(r) => return deny(host, Some(engine), r, &Context::default()),
     };
     let forward = pre.path.forward_path();
@@ -174,8 +225,8 @@ fn verify<H: Host>(
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
     let mut creds = Credentials::default();
     for (name, value) in headers {
-        let is_alb = name == ALB_HEADER;
-        if !is_alb && name != "authorization" {
+        let is_alb = name.eq_ignore_ascii_case(ALB_HEADER);
+        if !is_alb && !name.eq_ignore_ascii_case("authorization") {
             continue;
         }
         let Ok(text) = std::str::from_utf8(value) else {
@@ -202,11 +253,21 @@ fn verify<H: Host>(
     let result = identify(&creds, engine.gateway().precedence, |source, token| {
         let key = token_key(source, token);
         if let Some(hit) = cache.get(&key, now) {
-            host.count("gatehouse.token_cache.hit");
-            if source == Source::Alb {
-                used_alb = Some(token.to_string());
+            // INVARIANT: a cache hit re-checks everything about the key that can change after
+            // the token verified (retirement by `not_after`); a key no longer in force sends
+            // the token through full verification again, which refuses it with its reason.
+            let in_force =
+                engine
+                    .verifiers()
+                    .key_in_force(&hit.identity.issuer, hit.kid.as_deref(), now);
+            if in_force.is_ok() {
+                host.count("gatehouse.token_cache.hit");
+                if source == Source::Alb {
+                    used_alb = Some(token.to_string());
+                }
+                return Ok(hit);
             }
-            return Ok(hit);
+            cache.remove(&key);
         }
         host.count("gatehouse.token_cache.miss");
         let verified = match source {
@@ -276,6 +337,17 @@ fn deny<H: Host>(
     reason: DenyReason,
     ctx: &Context,
 ) -> Outcome {
+    deny_with(host, engine, reason, ctx, &[])
+}
+
+/// [`deny`] with extra reply headers (`allow` on a 405).
+fn deny_with<H: Host>(
+    host: &mut H,
+    engine: Option<&Engine>,
+    reason: DenyReason,
+    ctx: &Context,
+    extra: &[(&str, &str)],
+) -> Outcome {
     host.count(&format!("gatehouse.denied.{}", reason.code()));
     host.log(Level::Info, &ctx.log_line("deny", reason, engine));
     let status = reason.status();
@@ -301,6 +373,7 @@ fn deny<H: Host>(
         };
         headers.push(("www-authenticate", challenge.as_str()));
     }
+    headers.extend_from_slice(extra);
     host.respond(status, &headers, body.as_bytes());
     Outcome::Denied(reason)
 }
@@ -310,6 +383,7 @@ fn status_text(status: u32) -> &'static str {
         400 => "bad_request",
         401 => "unauthorized",
         403 => "forbidden",
+        405 => "method_not_allowed",
         _ => "unavailable",
     }
 }

@@ -6,6 +6,8 @@
 //! (an encoded `/` or `\`, `..` above the root, `;` path parameters, control bytes, bad
 //! percent-escapes) is refused as `bad_path`.
 
+use std::borrow::Cow;
+
 use crate::reason::DenyReason;
 
 /// A normalized request path, split into decoded segments.
@@ -46,27 +48,34 @@ pub fn normalize(raw: &str) -> Result<NormalizedPath, DenyReason> {
         return Err(DenyReason::BadPath);
     }
     let trailing = path.len() > 1 && path.ends_with('/');
-    // One allocation for the list: a path has at most as many segments as slashes.
-    let mut segments: Vec<String> = Vec::with_capacity(path.bytes().filter(|b| *b == b'/').count());
+    // One allocation for each list: a path has at most as many segments as slashes. `segments`
+    // are decoded (what routes match); `canonical` are the same segments as forwarded.
+    let slashes = path.bytes().filter(|b| *b == b'/').count();
+    let mut segments: Vec<String> = Vec::with_capacity(slashes);
+    let mut canonical: Vec<Cow<'_, str>> = Vec::with_capacity(slashes);
     for raw_seg in path.split('/') {
         if raw_seg.is_empty() {
             continue; // INVARIANT: repeated slashes merge, as Envoy's merge_slashes does.
         }
-        let seg = decode_segment(raw_seg)?;
+        let (seg, canon) = decode_segment(raw_seg)?;
         match seg.as_str() {
             "." => {}
             ".." => {
                 if segments.pop().is_none() {
                     return Err(DenyReason::BadPath);
                 }
+                canonical.pop();
             }
-            _ => segments.push(seg),
+            _ => {
+                segments.push(seg);
+                canonical.push(canon);
+            }
         }
     }
     let mut out = String::with_capacity(path.len());
-    for seg in &segments {
+    for seg in &canonical {
         out.push('/');
-        encode_segment_into(seg, &mut out);
+        out.push_str(seg);
     }
     if out.is_empty() || (trailing && !segments.is_empty()) {
         out.push('/');
@@ -96,22 +105,29 @@ fn ends_with_dot_segment(path: &str) -> bool {
     )
 }
 
-/// Decodes one segment. Refuses encoded `/` and `\`, bad escapes, `;`, `\`, control and
-/// non-ASCII bytes: each could make an upstream see a different path than the one judged.
-fn decode_segment(raw: &str) -> Result<String, DenyReason> {
+/// Decodes one segment into what routes match and what is forwarded. Refuses encoded `/` and
+/// `\`, bad escapes, `;`, `\`, control and non-ASCII bytes: each could make an upstream see a
+/// different path than the one judged.
+///
+/// The forwarded form decodes only escapes of unreserved characters (RFC 3986 §2.3: letters,
+/// digits, `-._~`), whose meaning no upstream can change; every other escape stays encoded, in
+/// upper case (`%2B` stays `%2B`, never `+`), and a literal character that is not safe in a
+/// segment is encoded.
+fn decode_segment(raw: &str) -> Result<(String, Cow<'_, str>), DenyReason> {
     let bytes = raw.as_bytes();
+    let refused = |b: u8| b == b'\\' || b == b';' || !(0x20..0x7f).contains(&b);
     if !bytes.contains(&b'%') {
         // The common case: nothing to decode, so the segment is the raw text once it passes
         // the same byte checks as below.
-        if bytes
-            .iter()
-            .any(|&b| b == b'\\' || b == b';' || !(0x20..0x7f).contains(&b))
-        {
+        if bytes.iter().any(|&b| refused(b)) {
             return Err(DenyReason::BadPath);
         }
-        return Ok(raw.to_owned());
+        if bytes.iter().all(|&b| segment_safe(b)) {
+            return Ok((raw.to_owned(), Cow::Borrowed(raw)));
+        }
     }
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut canonical = String::with_capacity(bytes.len() + 8);
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -122,20 +138,52 @@ fn decode_segment(raw: &str) -> Result<String, DenyReason> {
                 return Err(DenyReason::BadPath);
             };
             let d = hi * 16 + lo;
-            if d == b'/' || d == b'\\' || d == b';' || !(0x20..0x7f).contains(&d) {
+            if d == b'/' || refused(d) {
                 return Err(DenyReason::BadPath);
             }
-            out.push(d);
+            decoded.push(d);
+            if unreserved(d) {
+                canonical.push(char::from(d));
+            } else {
+                push_escape(d, &mut canonical);
+            }
             i += 3;
             continue;
         }
-        if b == b'\\' || b == b';' || !(0x20..0x7f).contains(&b) {
+        if refused(b) {
             return Err(DenyReason::BadPath);
         }
-        out.push(b);
+        decoded.push(b);
+        if segment_safe(b) {
+            canonical.push(char::from(b));
+        } else {
+            push_escape(b, &mut canonical);
+        }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| DenyReason::BadPath)
+    let decoded = String::from_utf8(decoded).map_err(|_| DenyReason::BadPath)?;
+    Ok((decoded, Cow::Owned(canonical)))
+}
+
+/// RFC 3986 unreserved characters: the only ones whose escapes decode on the way out.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Characters that stand for themselves in a segment (unreserved, sub-delims, `:` and `@`);
+/// any other literal (`%` itself, `?`, `#`, space, `"`, …) is forwarded encoded.
+fn segment_safe(b: u8) -> bool {
+    unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+        )
+}
+
+fn push_escape(b: u8, out: &mut String) {
+    out.push('%');
+    out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+    out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -144,40 +192,6 @@ fn hex(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
-    }
-}
-
-/// Re-encodes a decoded segment: characters that are safe in a path segment stay as they are,
-/// everything else (`%`, `?`, `#`, space, …) becomes `%XX`. Decoding a `%25` gives `%`, which is
-/// re-encoded, so double encoding never turns into a single decode upstream.
-fn encode_segment_into(seg: &str, out: &mut String) {
-    for b in seg.bytes() {
-        let safe = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b'='
-                    | b':'
-                    | b'@'
-            );
-        if safe {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
-        }
     }
 }
 
@@ -196,6 +210,29 @@ pub fn query_values(query: &str, name: &str) -> Vec<String> {
         })
         .map(|v| v.unwrap_or_else(|| "\u{FFFD}".to_string()))
         .collect()
+}
+
+/// Whether the query also spells parameter `name` in a way some framework reads and
+/// [`query_values`] does not: `name[]=` / `name[0]=` (PHP, Rack, qs) or a `;`-separated pair
+/// (`x=1;name=b`, read by parsers that take `;` as a separator). A route that takes its
+/// namespace from the query treats such a query as ambiguous.
+pub fn query_has_other_spelling(query: &str, name: &str) -> bool {
+    let named = |k: &str| {
+        form_decode(k).is_some_and(|k| {
+            k.get(..name.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(name))
+                && k.as_bytes().get(name.len()) == Some(&b'[')
+        })
+    };
+    query.split('&').any(|pair| {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        named(key)
+            || (pair.contains(';')
+                && pair.split(';').any(|sub| {
+                    let k = sub.split_once('=').map_or(sub, |(k, _)| k);
+                    form_decode(k).is_some_and(|k| k.eq_ignore_ascii_case(name)) || named(k)
+                }))
+    })
 }
 
 /// Decodes `application/x-www-form-urlencoded` text; `None` for bad escapes or non-UTF-8.
@@ -309,6 +346,51 @@ mod tests {
             vec!["a", "b"]
         );
         assert_eq!(query_values("namespace=%zz", "namespace"), vec!["\u{FFFD}"]);
+    }
+
+    #[test]
+    fn reserved_escapes_stay_encoded() {
+        // Only unreserved escapes decode on the way out: `%2B%26%3D%40%3A` is not `+&=@:`.
+        let n = normalize("/serving/a%2B%26%3D%40%3Ab/%7e%41").unwrap();
+        assert_eq!(n.path, "/serving/a%2B%26%3D%40%3Ab/~A");
+        assert_eq!(n.segments, vec!["serving", "a+&=@:b", "~A"]);
+        // Escapes are forwarded upper-cased; literals that are safe stay literal.
+        assert_eq!(norm("/a/%2b+/%3f").unwrap(), "/a/%2B+/%3F");
+        assert_eq!(norm("/a/%25/x").unwrap(), "/a/%25/x");
+        // Literal characters that are not safe in a segment are encoded.
+        assert_eq!(norm("/a/`b`").unwrap(), "/a/%60b%60");
+        // The forwarded path is a fixed point: normalizing it again changes nothing.
+        for p in [
+            "/serving/a%2B%26%3D%40%3Ab/%7e%41",
+            "/a/%2b+/%3f",
+            "/a/`b`/../c",
+        ] {
+            let once = norm(p).unwrap();
+            assert_eq!(norm(&once).unwrap(), once, "{p}");
+        }
+    }
+
+    #[test]
+    fn other_spellings_of_a_query_parameter_are_found() {
+        for q in [
+            "namespace[]=b",
+            "namespace%5B%5D=b",
+            "NAMESPACE[0]=b",
+            "x=1;namespace=b&namespace=a",
+            "namespace=a;x=1",
+            "x=1;namespace[]=b",
+        ] {
+            assert!(query_has_other_spelling(q, "namespace"), "{q}");
+        }
+        for q in [
+            "namespace=a",
+            "namespaces[]=b",
+            "x=1;y=2&namespace=a",
+            "x=a;b",
+            "",
+        ] {
+            assert!(!query_has_other_spelling(q, "namespace"), "{q}");
+        }
     }
 
     #[test]

@@ -12,8 +12,15 @@ pub enum DenyReason {
     BadPath,
     /// The namespace taken from the request is not a valid Kubernetes namespace name.
     BadNamespace,
-    /// The namespace query parameter is given more than once.
+    /// The namespace query parameter is given more than once, or in a spelling other
+    /// frameworks read differently (`namespace[]=`, `;` as a separator).
     AmbiguousNamespace,
+    /// A namespaced route matches the path but not the method, and no route names the method
+    /// (it would otherwise fall to a catch-all that judges no namespace).
+    MethodNotAllowed,
+    /// A method override header (`X-HTTP-Method-Override`, …) names another method than the
+    /// one the request was judged as.
+    MethodOverride,
     /// No token was presented on a path that needs one.
     NoIdentity,
     /// The token cannot be parsed (segments, base64url, JSON, claim types).
@@ -40,6 +47,14 @@ pub enum DenyReason {
     WrongSigner,
     /// The token lacks the claim that names the user.
     ClaimMissing,
+    /// The user or a group holds whitespace at either end, Unicode whitespace, or control or
+    /// format characters: an upstream could read it as another name.
+    BadIdentityValue,
+    /// The identity is outside what its issuer may vouch for (a `system:` name from an issuer
+    /// of users, or a non-ServiceAccount name from a ServiceAccount issuer).
+    IdentityOutOfScope,
+    /// The user is an `email` whose `email_verified` is not true.
+    EmailNotVerified,
     /// The token carries a `crit` header Gatehouse does not understand.
     UnsupportedCritical,
     /// Two valid tokens name different users.
@@ -54,11 +69,13 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, for docs, metrics and tests.
-    pub const ALL: [DenyReason; 22] = [
+    pub const ALL: [DenyReason; 27] = [
         DenyReason::NoTable,
         DenyReason::BadPath,
         DenyReason::BadNamespace,
         DenyReason::AmbiguousNamespace,
+        DenyReason::MethodNotAllowed,
+        DenyReason::MethodOverride,
         DenyReason::NoIdentity,
         DenyReason::TokenMalformed,
         DenyReason::AlgorithmNotAllowed,
@@ -72,6 +89,9 @@ impl DenyReason {
         DenyReason::WrongIssuer,
         DenyReason::WrongSigner,
         DenyReason::ClaimMissing,
+        DenyReason::BadIdentityValue,
+        DenyReason::IdentityOutOfScope,
+        DenyReason::EmailNotVerified,
         DenyReason::UnsupportedCritical,
         DenyReason::ConflictingIdentities,
         DenyReason::BadAuthorizationHeader,
@@ -86,6 +106,8 @@ impl DenyReason {
             DenyReason::BadPath => "bad_path",
             DenyReason::BadNamespace => "bad_namespace",
             DenyReason::AmbiguousNamespace => "ambiguous_namespace",
+            DenyReason::MethodNotAllowed => "method_not_allowed",
+            DenyReason::MethodOverride => "method_override",
             DenyReason::NoIdentity => "no_identity",
             DenyReason::TokenMalformed => "token_malformed",
             DenyReason::AlgorithmNotAllowed => "algorithm_not_allowed",
@@ -99,6 +121,9 @@ impl DenyReason {
             DenyReason::WrongIssuer => "wrong_issuer",
             DenyReason::WrongSigner => "wrong_signer",
             DenyReason::ClaimMissing => "claim_missing",
+            DenyReason::BadIdentityValue => "bad_identity_value",
+            DenyReason::IdentityOutOfScope => "identity_out_of_scope",
+            DenyReason::EmailNotVerified => "email_not_verified",
             DenyReason::UnsupportedCritical => "unsupported_critical",
             DenyReason::ConflictingIdentities => "conflicting_identities",
             DenyReason::BadAuthorizationHeader => "bad_authorization_header",
@@ -112,13 +137,17 @@ impl DenyReason {
         DenyReason::ALL.into_iter().find(|r| r.code() == code)
     }
 
-    /// The HTTP status the filter answers with: 400 for requests that cannot be judged, 401 when
-    /// identity is missing or invalid, 403 when a verified identity is not allowed, 503 without
-    /// a table.
+    /// The HTTP status the filter answers with: 400 for requests that cannot be judged, 405 for
+    /// a method no route of a namespaced path names, 401 when identity is missing or invalid,
+    /// 403 when a verified identity is not allowed, 503 without a table.
     pub fn status(self) -> u32 {
         match self {
             DenyReason::NoTable => 503,
-            DenyReason::BadPath | DenyReason::BadNamespace | DenyReason::AmbiguousNamespace => 400,
+            DenyReason::BadPath
+            | DenyReason::BadNamespace
+            | DenyReason::AmbiguousNamespace
+            | DenyReason::MethodOverride => 400,
+            DenyReason::MethodNotAllowed => 405,
             DenyReason::RouteUnknown | DenyReason::NotPermitted => 403,
             _ => 401,
         }

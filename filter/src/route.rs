@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use crate::path::{is_namespace_name, query_values, NormalizedPath};
+use crate::path::{is_namespace_name, query_has_other_spelling, query_values, NormalizedPath};
 use crate::reason::DenyReason;
 use crate::table::{Access, RouteSpec};
 
@@ -163,8 +163,14 @@ impl Route {
         })
     }
 
+    /// Whether the route takes `method`. `HEAD` is judged as `GET` (a `GET` without its
+    /// body) by a route that lists `GET`.
     fn method_matches(&self, method: &str) -> bool {
-        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+        self.methods.is_empty()
+            || self
+                .methods
+                .iter()
+                .any(|m| m == method || (method == "HEAD" && m == "GET"))
     }
 
     /// Precedence order: `Less` means `self` is tried first.
@@ -195,8 +201,11 @@ impl Route {
         {
             return false;
         }
-        let methods_meet =
-            self.methods.is_empty() || self.methods.iter().any(|m| other.methods.contains(m));
+        let methods_meet = self.methods.is_empty()
+            || self
+                .methods
+                .iter()
+                .any(|m| other.method_matches(m) || (m == "GET" && other.method_matches("HEAD")));
         methods_meet
             && self.segments.iter().zip(&other.segments).all(|(a, b)| {
                 a.rank() == b.rank()
@@ -266,32 +275,47 @@ impl RouteTable {
     }
 
     /// Finds the route for a request; `Ok(None)` when nothing matches.
+    ///
+    /// A path that a namespaced route (one that needs an action) matches is never judged by a
+    /// less specific route that judges no namespace just because the method is not listed:
+    /// `PATCH` on a path whose namespaced routes name only `GET` and `PUT` is
+    /// `method_not_allowed`, not the `authenticated` catch-all.
     pub fn resolve(
         &self,
         method: &str,
         path: &NormalizedPath,
     ) -> Result<Option<Target>, DenyReason> {
+        let mut shadowed = false;
         for route in &self.routes {
-            if !route.method_matches(method) {
-                continue;
-            }
             let Some((ns_cap, api_cap)) = match_segments(&route.segments, &path.segments) else {
                 continue;
             };
+            let namespaced = matches!(route.access, Access::Action(_));
+            if !route.method_matches(method) {
+                shadowed |= namespaced && route.query_allows(path)?;
+                continue;
+            }
             let mut namespace = ns_cap
                 .map(str::to_string)
                 .or_else(|| route.namespace.clone());
             if let Some(param) = &route.namespace_query {
-                let values = path
-                    .query
-                    .as_deref()
-                    .map(|q| query_values(q, param))
-                    .unwrap_or_default();
+                let query = path.query.as_deref().unwrap_or_default();
+                // INVARIANT: the namespace judged is the one every framework reads: a second
+                // spelling of the parameter makes the request ambiguous, never ignored.
+                if query_has_other_spelling(query, param) {
+                    return Err(DenyReason::AmbiguousNamespace);
+                }
+                let values = query_values(query, param);
                 match values.len() {
                     0 => continue,
                     1 => namespace = values.into_iter().next(),
                     _ => return Err(DenyReason::AmbiguousNamespace),
                 }
+            }
+            // INVARIANT: a method no route of a namespaced path names never falls through to
+            // a route that judges no namespace.
+            if shadowed && !namespaced {
+                return Err(DenyReason::MethodNotAllowed);
             }
             if let Some(ns) = &namespace {
                 if !is_namespace_name(ns) {
@@ -306,7 +330,48 @@ impl RouteTable {
                 api,
             }));
         }
+        if shadowed {
+            return Err(DenyReason::MethodNotAllowed);
+        }
         Ok(None)
+    }
+
+    /// The methods the namespaced routes of a path name (with `HEAD` where `GET` is named),
+    /// sorted: the `Allow` header of a `method_not_allowed` answer.
+    pub fn allowed_methods(&self, path: &NormalizedPath) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            if !matches!(route.access, Access::Action(_))
+                || match_segments(&route.segments, &path.segments).is_none()
+                || !route.query_allows(path).unwrap_or(true)
+            {
+                continue;
+            }
+            for m in &route.methods {
+                out.push(m);
+                if m == "GET" {
+                    out.push("HEAD");
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+impl Route {
+    /// Whether the route's query condition (if any) is met by the path's query: the parameter
+    /// is present, in any spelling.
+    fn query_allows(&self, path: &NormalizedPath) -> Result<bool, DenyReason> {
+        let Some(param) = &self.namespace_query else {
+            return Ok(true);
+        };
+        let query = path.query.as_deref().unwrap_or_default();
+        if query_has_other_spelling(query, param) {
+            return Err(DenyReason::AmbiguousNamespace);
+        }
+        Ok(!query_values(query, param).is_empty())
     }
 }
 
@@ -377,10 +442,71 @@ mod tests {
         assert_eq!(t.api.as_deref(), Some("fraud"));
         let t = resolve("PUT", "/apis/team-a/fraud").unwrap().unwrap();
         assert_eq!(t.access, act("deploy"));
-        // DELETE has no specific route: it falls to the catch-all.
-        let t = resolve("DELETE", "/apis/team-a/fraud").unwrap().unwrap();
+        // HEAD is judged as GET.
+        let t = resolve("HEAD", "/apis/team-a/fraud/logs").unwrap().unwrap();
+        assert_eq!(t.access, act("logs"));
+        // DELETE has no route on a namespaced path: it never falls to the catch-all.
+        for m in ["DELETE", "PATCH", "PROPFIND", "TRACE"] {
+            assert_eq!(
+                resolve(m, "/apis/team-a/fraud").unwrap_err(),
+                DenyReason::MethodNotAllowed,
+                "{m}"
+            );
+        }
+        let path = normalize("/apis/team-a/fraud").unwrap();
+        assert_eq!(table().allowed_methods(&path), vec!["GET", "HEAD", "PUT"]);
+        // A path no namespaced route matches still falls to the catch-all, whatever the method.
+        let t = resolve("PATCH", "/apis/team-a").unwrap().unwrap();
         assert_eq!(t.access, Access::Authenticated);
-        assert_eq!(t.namespace, None);
+    }
+
+    #[test]
+    fn a_route_naming_the_method_still_wins() {
+        let t = RouteTable::new(&[
+            spec(&[], "/**", None, Access::Authenticated),
+            spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+            spec(&[], "/apis/{namespace}/**", None, act("admin")),
+            spec(&["HEAD"], "/probe/{namespace}", None, act("probe")),
+            spec(&["POST"], "/probe/{namespace}", None, act("get")),
+        ])
+        .unwrap();
+        let r = |m: &str, p: &str| t.resolve(m, &normalize(p).unwrap());
+        // A less specific namespaced route for every method judges PATCH, in its namespace.
+        let got = r("PATCH", "/apis/a/b").unwrap().unwrap();
+        assert_eq!(
+            (got.access, got.namespace.as_deref()),
+            (act("admin"), Some("a"))
+        );
+        // A route that lists HEAD itself takes HEAD.
+        assert_eq!(r("HEAD", "/probe/a").unwrap().unwrap().access, act("probe"));
+        // Beside a GET route of the same path it is ambiguous: HEAD is judged as GET there.
+        let errs = RouteTable::new(&[
+            spec(&["HEAD"], "/probe/{namespace}", None, act("probe")),
+            spec(&["GET"], "/probe/{namespace}", None, act("get")),
+        ])
+        .unwrap_err();
+        assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn query_routes_shadow_only_when_their_parameter_is_there() {
+        let t = table();
+        let r = |m: &str, p: &str| t.resolve(m, &normalize(p).unwrap());
+        assert_eq!(
+            r("DELETE", "/pipeline/x?namespace=a").unwrap_err(),
+            DenyReason::MethodNotAllowed
+        );
+        assert_eq!(
+            r("DELETE", "/pipeline/x").unwrap().unwrap().access,
+            Access::Authenticated
+        );
+        for q in ["namespace[]=b", "x=1;namespace=b&namespace=a"] {
+            assert_eq!(
+                r("GET", &format!("/pipeline/x?{q}")).unwrap_err(),
+                DenyReason::AmbiguousNamespace,
+                "{q}"
+            );
+        }
     }
 
     #[test]

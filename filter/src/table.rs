@@ -106,8 +106,26 @@ pub struct AlbIssuerSpec {
     pub client: Option<String>,
     /// Claim holding the user (usually `email`).
     pub user_claim: String,
+    /// With `user_claim` `email`: the token's `email_verified` must be `true` (or `"true"`,
+    /// as Cognito's userinfo writes it). Absent in a table: required.
+    #[serde(default = "required")]
+    pub require_email_verified: bool,
     /// ES256 public keys by `kid`.
     pub keys: Vec<KeySpec>,
+}
+
+fn required() -> bool {
+    true
+}
+
+/// What names an issuer may vouch for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentitySpace {
+    /// People: any name except one starting with `system:` (Kubernetes' own identities).
+    Users,
+    /// Kubernetes ServiceAccounts: only `system:serviceaccount:<namespace>:<name>`.
+    ServiceAccounts,
 }
 
 /// A JWT issuer (Dex, Cognito, Kubernetes / EKS ServiceAccount tokens, …).
@@ -128,10 +146,41 @@ pub struct JwtIssuerSpec {
     pub groups_claim: Option<String>,
     /// Prefix put before each group taken from this issuer (may be empty).
     pub groups_prefix: String,
-    /// Longest accepted `exp - iat`, when set.
+    /// Longest accepted `exp - iat`; absent: [`DEFAULT_MAX_LIFETIME_SECONDS`].
     pub max_lifetime_seconds: Option<u64>,
+    /// What names the issuer may vouch for. Absent in a table: ServiceAccounts when
+    /// `user_claim` is `kubernetes.io`, else users.
+    #[serde(default)]
+    pub identities: Option<IdentitySpace>,
+    /// With `user_claim` `email`: the token's `email_verified` must be `true` (or `"true"`).
+    /// Absent in a table: required.
+    #[serde(default = "required")]
+    pub require_email_verified: bool,
     /// Verification keys.
     pub keys: Vec<KeySpec>,
+}
+
+/// The longest lifetime (`exp` − `iat`) a JWT issuer accepts when its table entry sets none:
+/// one day, as long as Dex's default ID token and EKS's default projected token. A token that
+/// claims to live longer is refused (`lifetime_too_long`), so no signed token is good forever.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 86_400;
+
+impl JwtIssuerSpec {
+    /// What names the issuer may vouch for (the table's, or the default for its user claim).
+    pub fn identity_space(&self) -> IdentitySpace {
+        self.identities
+            .unwrap_or(if self.user_claim == "kubernetes.io" {
+                IdentitySpace::ServiceAccounts
+            } else {
+                IdentitySpace::Users
+            })
+    }
+
+    /// The longest accepted lifetime.
+    pub fn max_lifetime(&self) -> u64 {
+        self.max_lifetime_seconds
+            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS)
+    }
 }
 
 /// One public key.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use common::MockHost;
 use gatehouse_filter::cache::TokenCache;
-use gatehouse_filter::gate::{on_request, Outcome};
+use gatehouse_filter::gate::{header_is, on_request, Outcome};
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
 use serde_json::Value;
 
@@ -82,6 +82,17 @@ fn run_case(engine: &Engine, cache: &mut TokenCache, case: &Value) -> Result<(),
             "{name}: expected {expect}, got {got} {:?}",
             host.logs
         ));
+    }
+    // Headers that must not reach the upstream: no spelling of the name may carry a value the
+    // request sent (the filter's own identity headers may stay).
+    let sent = headers(case);
+    for absent in case["absent"].as_array().into_iter().flatten() {
+        let absent = absent.as_str().unwrap();
+        for (k, v) in &host.headers {
+            if header_is(k, absent) && sent.iter().any(|(_, s)| s == v) {
+                return Err(format!("{name}: `{k}` reached the upstream"));
+            }
+        }
     }
     if let Outcome::Denied(reason) = out {
         let (status, reply_headers, body) = host.response.clone().unwrap();

@@ -76,7 +76,7 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
             .map(|&name| Check { name, passed: true })
             .collect(),
         Err(f) => {
-            let failed = failed_check(f.reason, alb);
+            let failed = failed_check(f, alb);
             let mut checks: Vec<Check> = order
                 .iter()
                 .take_while(|&&n| n != failed)
@@ -141,19 +141,25 @@ fn check_order(engine: &Engine, issuer: Option<&str>, alb: bool) -> Vec<&'static
                 order.push("iss/client");
             }
             order.extend(["exp", "nbf", "user claim"]);
+            if a.require_email_verified && a.user_claim == "email" {
+                order.push("email_verified");
+            }
+            order.push("identity scope");
         }
         Some(IssuerSpec::Jwt(j)) => {
-            order.extend(["iss", "kid", "signature", "exp", "nbf"]);
-            if j.max_lifetime_seconds.is_some() {
-                order.push("lifetime");
-            }
+            // Every JWT issuer has a maximum lifetime (a default when the table sets none).
+            order.extend(["iss", "kid", "signature", "exp", "nbf", "lifetime"]);
             if !j.audiences.is_empty() {
                 order.push("aud");
             }
             order.push("user claim");
+            if j.require_email_verified && j.user_claim == "email" {
+                order.push("email_verified");
+            }
             if j.groups_claim.is_some() {
                 order.push("groups claim");
             }
+            order.push("identity scope");
         }
         None if alb => order.extend(["kid"]),
         None => order.extend(["iss", "kid"]),
@@ -161,9 +167,9 @@ fn check_order(engine: &Engine, issuer: Option<&str>, alb: bool) -> Vec<&'static
     order
 }
 
-/// The check a failure reason stands for.
-fn failed_check(reason: DenyReason, alb: bool) -> &'static str {
-    match reason {
+/// The check a failure stands for.
+fn failed_check(failure: &TokenFailure, alb: bool) -> &'static str {
+    match failure.reason {
         DenyReason::AlgorithmNotAllowed => "alg",
         DenyReason::UnsupportedCritical => "crit",
         DenyReason::UnknownIssuer => "iss",
@@ -177,6 +183,10 @@ fn failed_check(reason: DenyReason, alb: bool) -> &'static str {
         DenyReason::WrongIssuer => "iss",
         DenyReason::WrongSigner => "signer",
         DenyReason::ClaimMissing => "user claim",
+        DenyReason::BadIdentityValue if failure.detail.starts_with("a group") => "groups claim",
+        DenyReason::BadIdentityValue => "user claim",
+        DenyReason::EmailNotVerified => "email_verified",
+        DenyReason::IdentityOutOfScope => "identity scope",
         DenyReason::BadAuthorizationHeader => "authorization header",
         _ => "format",
     }

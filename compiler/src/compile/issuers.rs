@@ -2,13 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use gatehouse_filter::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec, PublicJwk};
+use gatehouse_filter::table::{
+    AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec, PublicJwk,
+};
+use gatehouse_filter::token::claims::KUBERNETES_CLAIM;
 use gatehouse_filter::token::keys;
 
 use super::keys::{check_expiry, describe, fits, read};
 use super::validate::{check_alb_arn, check_issuer_url, check_region, parse_time, Problem};
 use super::{ByKind, Ctx, Seen};
-use crate::model::issuer::{AlbIn, JwtIn};
+use crate::model::issuer::{AlbIn, Identities, JwtIn};
 use crate::path;
 use crate::yaml::{Document, Step};
 
@@ -75,6 +78,37 @@ fn user_claim(claim: &Option<String>, doc: &Document, at: &[Step], ctx: &mut Ctx
         ctx.report(doc.error("invalid-value", at, "`userClaim` must not be empty"));
     }
     c
+}
+
+/// What names a JWT issuer vouches for: as written, or by its user claim.
+fn identities(jwt: &JwtIn, user_claim: &str, doc: &Document, ctx: &mut Ctx<'_>) -> IdentitySpace {
+    let space = match jwt.identities {
+        Some(Identities::ServiceAccounts) => IdentitySpace::ServiceAccounts,
+        Some(Identities::Users) => IdentitySpace::Users,
+        None if user_claim == KUBERNETES_CLAIM => IdentitySpace::ServiceAccounts,
+        None => IdentitySpace::Users,
+    };
+    if space == IdentitySpace::Users && user_claim == KUBERNETES_CLAIM {
+        ctx.report(
+            doc.error(
+                "invalid-value",
+                path!["spec", "jwt", "identities"],
+                "`userClaim: kubernetes.io` names ServiceAccounts, but `identities` says `users`",
+            )
+            .with_hint("set `identities: serviceAccounts`, or drop `identities`"),
+        );
+    }
+    if jwt.identities.is_none() && user_claim == "sub" && jwt.issuer.contains("oidc.eks.") {
+        ctx.report(
+            doc.warning(
+                "service-account-issuer",
+                path!["spec", "jwt", "issuer"],
+                "this looks like an EKS ServiceAccount issuer, but without `identities: serviceAccounts` every ServiceAccount token it signs is refused as `identity_out_of_scope`",
+            )
+            .with_hint("add `identities: serviceAccounts` (or `userClaim: kubernetes.io`)"),
+        );
+    }
+    space
 }
 
 fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<AlbIssuerSpec> {
@@ -189,6 +223,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
             issuer: alb.issuer.clone(),
             client: alb.client.clone(),
             user_claim,
+            require_email_verified: alb.require_email_verified.unwrap_or(true),
             keys: out_keys,
         }
     })
@@ -228,6 +263,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         }
     }
     let user_claim = user_claim(&jwt.user_claim, doc, &base("userClaim"), ctx);
+    let identities = identities(jwt, &user_claim, doc, ctx);
     let at = base("jwksFile");
     let mut out_keys = Vec::new();
     if let Some(file) = read(ctx, doc, &at, &jwt.jwks_file) {
@@ -347,6 +383,8 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         groups_claim: jwt.groups_claim.clone(),
         groups_prefix: jwt.groups_prefix.clone(),
         max_lifetime_seconds: jwt.max_lifetime_seconds,
+        identities: Some(identities),
+        require_email_verified: jwt.require_email_verified.unwrap_or(true),
         keys: out_keys,
     })
 }

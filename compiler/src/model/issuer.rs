@@ -28,6 +28,8 @@ pub struct AlbIn {
     pub client: Option<String>,
     /// Claim with the user (default `email`).
     pub user_claim: Option<String>,
+    /// With `userClaim: email`, whether `email_verified` must be true (default `true`).
+    pub require_email_verified: Option<bool>,
     /// ES256 keys by `kid`.
     pub keys: Vec<AlbKeyIn>,
 }
@@ -64,11 +66,27 @@ pub struct JwtIn {
     /// Prefix before each group.
     #[serde(default)]
     pub groups_prefix: String,
-    /// Longest accepted `exp - iat`.
+    /// Longest accepted `exp - iat` (default one day).
     pub max_lifetime_seconds: Option<u64>,
+    /// What names the issuer vouches for: `users` (never a `system:` name) or
+    /// `serviceAccounts` (only `system:serviceaccount:<namespace>:<name>`). Default:
+    /// `serviceAccounts` with `userClaim: kubernetes.io`, else `users`.
+    pub identities: Option<Identities>,
+    /// With `userClaim: email`, whether `email_verified` must be true (default `true`).
+    pub require_email_verified: Option<bool>,
     /// RFC 3339 expiry per `kid`.
     #[serde(default)]
     pub key_not_after: BTreeMap<String, String>,
+}
+
+/// What names an issuer vouches for, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Identities {
+    /// People: any name except a `system:` one.
+    Users,
+    /// Kubernetes ServiceAccounts only.
+    ServiceAccounts,
 }
 
 /// A JWT signature algorithm Gatehouse accepts (never `none`, never HMAC).

@@ -47,6 +47,8 @@ struct Case {
     expect: String,
     envoy: Option<String>,
     issuer: Option<&'static str>,
+    /// Request headers that must not reach the upstream, in any spelling.
+    absent: Vec<&'static str>,
 }
 
 fn header(name: &str, value: &str) -> Value {
@@ -73,11 +75,11 @@ fn raw_jwt(key: &SigningKey, alg: Alg, header: &[u8], payload: &[u8]) -> String 
 }
 
 fn dex_claims(email: &str) -> Value {
-    json!({"iss": DEX, "aud": AUD, "email": email, "groups": ["ml-researchers"], "iat": IAT, "exp": EXP})
+    json!({"iss": DEX, "aud": AUD, "email": email, "email_verified": true, "groups": ["ml-researchers"], "iat": IAT, "exp": EXP})
 }
 
 fn extra_claims() -> Value {
-    json!({"iss": EXTRA, "aud": "gatehouse-extra", "email": "erin@example.com", "iat": IAT, "exp": EXP})
+    json!({"iss": EXTRA, "aud": "gatehouse-extra", "email": "erin@example.com", "email_verified": true, "iat": IAT, "exp": EXP})
 }
 
 fn alb_header() -> Value {
@@ -85,7 +87,7 @@ fn alb_header() -> Value {
 }
 
 fn alb_claims(email: &str) -> Value {
-    json!({"email": email, "sub": email, "exp": EXP})
+    json!({"email": email, "email_verified": "true", "sub": email, "exp": EXP})
 }
 
 fn alb_token(key: &SigningKey, header: &Value, claims: &Value) -> String {
@@ -233,7 +235,11 @@ fn cases() -> Vec<Case> {
     let bytes_header = |name: &str, bytes: &[u8]| json!({"name": name, "value_hex": hex(bytes)});
 
     let c = |name, why, headers: Vec<Value>, expect: &str| Case {
-        name, why, headers, expect: expect.to_string(), envoy: None, issuer: None,
+        name, why, headers, expect: expect.to_string(), envoy: None, issuer: None, absent: vec![],
+    };
+    let absent = |mut case: Case, names: &[&'static str]| {
+        case.absent = names.to_vec();
+        case
     };
     let extra_case = |name, why, headers: Vec<Value>, expect: &str| Case {
         issuer: Some("extra"), ..c(name, why, headers, expect)
@@ -316,10 +322,44 @@ fn cases() -> Vec<Case> {
         c("email-missing", "no user claim", vec![bearer(&claims_without("email"))], "claim_missing"),
         c("email-empty", "empty user claim", vec![bearer(&claims_with("email", json!("")))], "claim_missing"),
         c("email-number", "user claim as a number", vec![bearer(&claims_with("email", json!(42)))], "claim_missing"),
-        c("email-header-injection", "user claim holding CRLF and a second header", vec![bearer(&claims_with("email", json!("alice@example.com\r\nkubeflow-groups: admins")))], "token_malformed"),
+        c("email-header-injection", "user claim holding CRLF and a second header", vec![bearer(&claims_with("email", json!("alice@example.com\r\nkubeflow-groups: admins")))], "bad_identity_value"),
         c("groups-object", "groups as an object", vec![bearer(&claims_with("groups", json!({"admins": true})))], "token_malformed"),
-        c("groups-with-control", "a group holding a newline", vec![bearer(&claims_with("groups", json!(["a\nkubeflow-userid: admin"])))], "token_malformed"),
+        c("groups-with-control", "a group holding a newline", vec![bearer(&claims_with("groups", json!(["a\nkubeflow-userid: admin"])))], "bad_identity_value"),
         c("eks-lifetime-too-long", "an EKS ServiceAccount token living 25 hours", vec![bearer(&jwt(&key("eks-sa-rsa.key.pem"), "RS256", json!({"kid": "eks-sa-1"}), &json!({"iss": EKS, "aud": ["gatehouse"], "sub": "system:serviceaccount:ci:model-deployer", "iat": EXP - 90_000, "exp": EXP})))], "lifetime_too_long"),
+
+        // Identity values an upstream could read as someone else, and names outside an
+        // issuer's kind.
+        c("email-trailing-space", "`alice@example.com ` (HTTP parsers trim it: upstream would read alice)", vec![bearer(&claims_with("email", json!("alice@example.com ")))], "bad_identity_value"),
+        c("email-leading-space", "` alice@example.com`", vec![bearer(&claims_with("email", json!(" alice@example.com")))], "bad_identity_value"),
+        c("email-nbsp", "a no-break space (U+00A0) at the end", vec![bearer(&claims_with("email", json!("alice@example.com\u{a0}")))], "bad_identity_value"),
+        c("email-zero-width", "a zero-width space (U+200B) inside", vec![bearer(&claims_with("email", json!("ali\u{200b}ce@example.com")))], "bad_identity_value"),
+        c("email-bidi-override", "a right-to-left override (U+202E)", vec![bearer(&claims_with("email", json!("\u{202e}moc.elpmaxe@ecila")))], "bad_identity_value"),
+        c("email-tab", "a tab at the end", vec![bearer(&claims_with("email", json!("alice@example.com\t")))], "bad_identity_value"),
+        c("group-leading-space", "group ` team-b-editors`", vec![bearer(&claims_with("groups", json!([" team-b-editors"])))], "bad_identity_value"),
+        c("group-zero-width-joiner", "a group holding U+200D", vec![bearer(&claims_with("groups", json!(["admins\u{200d}"])))], "bad_identity_value"),
+        c("alb-email-trailing-space", "an ALB token whose email ends in a space", vec![alb(&alb_token(&alb_key, &alb_header(), &json!({"email": "alice@example.com ", "email_verified": "true", "exp": EXP})))], "bad_identity_value"),
+        c("email-not-verified", "`email_verified: false`", vec![bearer(&claims_with("email_verified", json!(false)))], "email_not_verified"),
+        c("email-verified-missing", "no `email_verified`", vec![bearer(&claims_without("email_verified"))], "email_not_verified"),
+        c("email-verified-string-false", "`email_verified: \"false\"`", vec![bearer(&claims_with("email_verified", json!("false")))], "email_not_verified"),
+        c("email-verified-number", "`email_verified: 1`", vec![bearer(&claims_with("email_verified", json!(1)))], "token_malformed"),
+        c("email-verified-string-true", "`email_verified: \"true\"` (Cognito's spelling) is accepted", vec![bearer(&claims_with("email_verified", json!("true")))], A),
+        c("alb-email-not-verified", "an ALB token without `email_verified`", vec![alb(&alb_token(&alb_key, &alb_header(), &json!({"email": "alice@example.com", "sub": "alice", "exp": EXP})))], "email_not_verified"),
+        c("dex-claims-a-serviceaccount", "a Dex token whose email is `system:serviceaccount:alice:default-editor`", vec![bearer(&claims_with("email", json!("system:serviceaccount:alice:default-editor")))], "identity_out_of_scope"),
+        c("dex-claims-system-group", "a Dex token with group `system:serviceaccounts`", vec![bearer(&claims_with("groups", json!(["system:serviceaccounts"])))], "identity_out_of_scope"),
+        c("alb-claims-a-serviceaccount", "an ALB token whose email is a ServiceAccount", vec![alb(&alb_token(&alb_key, &alb_header(), &alb_claims("system:serviceaccount:alice:default-editor")))], "identity_out_of_scope"),
+        c("eks-serviceaccount", "an EKS ServiceAccount token", vec![bearer(&jwt(&key("eks-sa-rsa.key.pem"), "RS256", json!({"kid": "eks-sa-1"}), &json!({"iss": EKS, "aud": ["gatehouse"], "sub": "system:serviceaccount:ci:model-deployer", "iat": IAT, "exp": EXP})))], "allow:system:serviceaccount:ci:model-deployer"),
+        c("eks-claims-a-user", "an EKS token whose sub is not a ServiceAccount", vec![bearer(&jwt(&key("eks-sa-rsa.key.pem"), "RS256", json!({"kid": "eks-sa-1"}), &json!({"iss": EKS, "aud": ["gatehouse"], "sub": "alice@example.com", "iat": IAT, "exp": EXP})))], "identity_out_of_scope"),
+        c("dex-lifetime-default", "a Dex token living 25 hours: Dex sets no maxLifetimeSeconds, the default day holds", vec![bearer(&claims_with("iat", json!(EXP - 90_000)))], "lifetime_too_long"),
+        c("dex-exp-forever", "`exp` 2^64-1 and no `iat`: longer than any lifetime", vec![bearer(&{ let mut c = dex_claims("alice@example.com"); c["exp"] = json!(u64::MAX); c.as_object_mut().unwrap().remove("iat"); dex_kid(&c) })], "lifetime_too_long"),
+
+        // Headers an upstream reads as identity or as the method, in other spellings.
+        absent(c("underscore-userid", "`kubeflow_userid: admin` beside a valid token (WSGI reads it as kubeflow-userid)", vec![bearer(&alice), header("kubeflow_userid", "admin@example.com"), header("kubeflow_groups", "admins")], A), &["kubeflow-userid", "kubeflow-groups"]),
+        absent(c("underscore-alb-data", "`x_amzn_oidc_data` beside a valid token", vec![bearer(&alice), header("x_amzn_oidc_data", "forged"), header("X_Amzn_Oidc_Identity", "admin")], A), &["x-amzn-oidc-data", "x-amzn-oidc-identity"]),
+        absent(c("method-override-same", "`X-HTTP-Method-Override: GET` on a GET: removed, allowed", vec![bearer(&alice), header("x-http-method-override", "GET")], A), &["x-http-method-override"]),
+        c("method-override-delete", "`X-HTTP-Method-Override: DELETE` on a GET", vec![bearer(&alice), header("x-http-method-override", "DELETE")], "method_override"),
+        c("method-x-http-method", "`X-HTTP-Method: PUT` on a GET", vec![bearer(&alice), header("x-http-method", "PUT")], "method_override"),
+        c("method-x-method-override", "`X-Method-Override: PATCH` on a GET", vec![bearer(&alice), header("x-method-override", "PATCH")], "method_override"),
+        c("method-override-underscore", "`x_http_method_override: DELETE` on a GET", vec![bearer(&alice), header("x_http_method_override", "DELETE")], "method_override"),
 
         // ALB specifics.
         c("alb-other-signer", "signed by the right key, another load balancer's signer", vec![alb(&alb_header_with("signer", json!(EVIL_ARN)))], "wrong_signer"),
@@ -405,11 +445,14 @@ pub fn manifest() -> Value {
             if let Some(i) = c.issuer {
                 v["issuer"] = json!(i);
             }
+            if !c.absent.is_empty() {
+                v["absent"] = json!(c.absent);
+            }
             v
         })
         .collect();
     json!({
-        "about": "Hostile tokens and credential headers. Each case: request headers on GET / (an authenticated route) and the outcome, `allow:<user>` or a deny reason code; `envoy` overrides it where Envoy answers or trims first; `issuer: extra` cases need testdata/hostile/policies. Generated by compiler/tests/hostile_envoy/generate.rs; see README.md.",
+        "about": "Hostile tokens and credential headers. Each case: request headers on GET / (an authenticated route) and the outcome, `allow:<user>` or a deny reason code; `envoy` overrides it where Envoy answers or trims first; `issuer: extra` cases need testdata/hostile/policies; `absent` names headers that must not reach the upstream in any spelling (`_` for `-`, any case). Generated by compiler/tests/hostile_envoy/generate.rs; see README.md.",
         "cases": cases,
     })
 }

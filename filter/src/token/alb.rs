@@ -6,9 +6,11 @@ use serde_json::{Map, Value};
 use super::alg::{self, Alg};
 use super::claims::{check_times, numeric_date, user};
 use super::encoding::{b64_lenient, parse_object, shown, split};
+use super::names::{check_email_verified, check_scope};
 use super::{pick_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
 use crate::engine::Identity;
 use crate::reason::DenyReason;
+use crate::table::IdentitySpace;
 
 fn header_str<'a>(
     header: &'a Map<String, Value>,
@@ -150,6 +152,12 @@ impl Verifiers {
         })?;
         let exp = check_times(&claims, Some(exp), now, leeway).map_err(|(r, d)| fail(r, d))?;
         let user = user(&claims, &spec.user_claim).map_err(|(r, d)| fail(r, d))?;
+        if spec.require_email_verified && spec.user_claim == "email" {
+            check_email_verified(&claims).map_err(|(r, d)| fail(r, d))?;
+        }
+        // ALB issuers vouch for people (the IdP behind the load balancer), never for
+        // Kubernetes identities.
+        check_scope(IdentitySpace::Users, &user, &[]).map_err(|(r, d)| fail(r, d))?;
 
         Ok(VerifiedToken {
             identity: Identity {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::encoding::shown;
+use super::names::{check_email_verified, check_scope, check_unambiguous};
 use crate::reason::DenyReason;
 use crate::table::JwtIssuerSpec;
 
@@ -72,19 +72,19 @@ pub fn check_jwt(
     let exp = numeric_date(claims, "exp")?;
     let iat = numeric_date(claims, "iat")?;
     let exp = check_times(claims, exp, now, leeway)?;
-    if let Some(max) = spec.max_lifetime_seconds {
-        // Without `iat`, the lifetime counts from `nbf`, else from now.
-        let start = match iat {
-            Some(iat) => iat,
-            None => numeric_date(claims, "nbf")?.unwrap_or(now),
-        };
-        let lifetime = exp.saturating_sub(start);
-        if lifetime > max {
-            return Err((
-                DenyReason::LifetimeTooLong,
-                format!("token lives {lifetime}s; the issuer allows {max}s"),
-            ));
-        }
+    // Every issuer has a maximum lifetime (a default when the table sets none), so no signed
+    // token is good forever. Without `iat`, the lifetime counts from `nbf`, else from now.
+    let max = spec.max_lifetime();
+    let start = match iat {
+        Some(iat) => iat,
+        None => numeric_date(claims, "nbf")?.unwrap_or(now),
+    };
+    let lifetime = exp.saturating_sub(start);
+    if lifetime > max {
+        return Err((
+            DenyReason::LifetimeTooLong,
+            format!("token lives {lifetime}s; the issuer allows {max}s"),
+        ));
     }
     check_audience(spec, claims)?;
     let user = if spec.user_claim == KUBERNETES_CLAIM {
@@ -92,10 +92,14 @@ pub fn check_jwt(
     } else {
         user(claims, &spec.user_claim)?
     };
+    if spec.require_email_verified && spec.user_claim == "email" {
+        check_email_verified(claims)?;
+    }
     let groups = match &spec.groups_claim {
         Some(name) => groups(claims, name, &spec.groups_prefix)?,
         None => Vec::new(),
     };
+    check_scope(spec.identity_space(), &user, &groups)?;
     Ok((user, groups, exp))
 }
 
@@ -129,19 +133,14 @@ fn check_audience(spec: &JwtIssuerSpec, claims: &Map<String, Value>) -> Result<(
     }
 }
 
-/// A name Gatehouse writes into a header: no control characters.
-fn header_safe(value: &str) -> bool {
-    !value.chars().any(char::is_control)
-}
-
-/// The user from a string claim: present, non-empty, no control characters.
+/// The user from a string claim: present, non-empty, and read the same by every upstream
+/// ([`check_unambiguous`]).
 pub fn user(claims: &Map<String, Value>, name: &str) -> Result<String, ClaimError> {
     match claims.get(name) {
-        Some(Value::String(user)) if !user.is_empty() && header_safe(user) => Ok(user.clone()),
-        Some(Value::String(user)) if !user.is_empty() => Err(malformed(format!(
-            "`{name}` holds control characters: `{}`",
-            shown(user)
-        ))),
+        Some(Value::String(user)) if !user.is_empty() => {
+            check_unambiguous(&format!("user claim `{name}`"), user)?;
+            Ok(user.clone())
+        }
         _ => Err((
             DenyReason::ClaimMissing,
             format!("no non-empty string claim `{name}`"),
@@ -186,8 +185,10 @@ fn groups(
     prefix: &str,
 ) -> Result<Vec<String>, ClaimError> {
     let one = |g: &Value| match g {
-        Value::String(g) if header_safe(g) => Ok(format!("{prefix}{g}")),
-        Value::String(_) => Err(malformed(format!("`{name}` holds control characters"))),
+        Value::String(g) => {
+            check_unambiguous(&format!("a group in `{name}`"), g)?;
+            Ok(format!("{prefix}{g}"))
+        }
         _ => Err(malformed(format!("`{name}` holds a non-string"))),
     };
     match claims.get(name) {

@@ -51,6 +51,7 @@ mod identify;
 pub mod keys;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
+pub mod names;
 
 #[cfg(test)]
 mod tests;
@@ -219,6 +220,35 @@ impl Verifiers {
             }
         }
         Ok(out)
+    }
+}
+
+impl Verifiers {
+    /// Whether the key that verified a cached token is still in force at `now`: the issuer
+    /// still holds it and it is not past its `not_after`. The verified-token cache asks this
+    /// on every hit, so a key retired (or removed) after a token was verified stops that
+    /// token at once, not at the token's own `exp`.
+    pub fn key_in_force(&self, issuer: &str, kid: Option<&str>, now: u64) -> Result<(), String> {
+        let keys = self
+            .alb
+            .iter()
+            .find(|v| v.spec.name == issuer)
+            .map(|v| &v.keys)
+            .or_else(|| {
+                self.jwt
+                    .iter()
+                    .find(|v| v.spec.name == issuer)
+                    .map(|v| &v.keys)
+            })
+            .ok_or_else(|| format!("issuer `{issuer}` is gone"))?;
+        let key = keys
+            .iter()
+            .find(|k| k.kid.as_deref() == kid)
+            .ok_or_else(|| format!("key `{}` is gone", kid.unwrap_or("(no kid)")))?;
+        match key.not_after {
+            Some(t) if now > t => Err(format!("key retired at {t}")),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -116,7 +116,7 @@ fn user_claim_must_be_a_non_empty_string() {
     );
     assert_eq!(
         reason(check(&with("email", json!("alice\r\nx-evil: 1")))),
-        DenyReason::TokenMalformed
+        DenyReason::BadIdentityValue
     );
 }
 

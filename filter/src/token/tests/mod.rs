@@ -16,7 +16,7 @@ use super::keys::{jwk_from_pem, parse_jwks};
 use super::mint::{sign_alb, sign_jwt, Padding, SigningKey};
 use super::{TokenFailure, VerifiedToken, Verifiers};
 use crate::reason::DenyReason;
-use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
+use crate::table::{AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec};
 
 /// The clock every test runs at.
 pub const NOW: u64 = 1_700_000_000;
@@ -77,6 +77,8 @@ pub fn jwt_issuer(name: &str, issuer: &str, keys: Vec<KeySpec>) -> JwtIssuerSpec
         groups_claim: None,
         groups_prefix: String::new(),
         max_lifetime_seconds: None,
+        identities: None,
+        require_email_verified: true,
         keys,
     }
 }
@@ -112,6 +114,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
     };
     let eks = JwtIssuerSpec {
         audiences: vec!["gatehouse".into()],
+        identities: Some(IdentitySpace::ServiceAccounts),
         ..jwt_issuer(
             "eks",
             EKS,
@@ -134,6 +137,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
         issuer: Some(ALB_ISS.into()),
         client: Some(ALB_CLIENT.into()),
         user_claim: "email".into(),
+        require_email_verified: true,
         keys: vec![KeySpec {
             kid: Some("alb-1".into()),
             jwk: jwk_from_pem(alb_pem).unwrap_or_else(|e| unreachable!("alb-1.pem: {e}")),
@@ -163,6 +167,7 @@ pub fn dex_claims() -> Value {
         "sub": "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs",
         "aud": "kubeflow",
         "email": "alice@example.com",
+        "email_verified": true,
         "groups": ["admins", "ml-team"],
         "iat": NOW - 10,
         "exp": NOW + 3600,
@@ -218,7 +223,7 @@ pub fn alb_header() -> Value {
 
 /// The ALB payload of a good token.
 pub fn alb_claims() -> Value {
-    json!({"sub": "1234567890", "email": "alice@example.com", "exp": NOW + 120, "iss": ALB_ISS})
+    json!({"sub": "1234567890", "email": "alice@example.com", "email_verified": "true", "exp": NOW + 120, "iss": ALB_ISS})
 }
 
 pub fn alb_token(key: &SigningKey, header: &Value, claims: &Value, padding: Padding) -> String {

@@ -53,14 +53,14 @@ fn policy_verifiers() -> Verifiers {
 }
 
 fn dex(email: &str, groups: &[&str]) -> Value {
-    json!({"iss": DEX, "aud": AUD, "sub": email, "email": email, "groups": groups, "iat": EXP - 3600, "exp": EXP})
+    json!({"iss": DEX, "aud": AUD, "sub": email, "email": email, "email_verified": true, "groups": groups, "iat": EXP - 3600, "exp": EXP})
 }
 
 fn alb_for(email: &str, signer: &str) -> (Value, Value) {
     let header = json!({"kid": "alb-1", "signer": signer, "iss": DEX, "client": AUD, "exp": EXP});
     (
         header,
-        json!({"sub": email, "email": email, "exp": EXP, "iss": DEX}),
+        json!({"sub": email, "email": email, "email_verified": "true", "exp": EXP, "iss": DEX}),
     )
 }
 
