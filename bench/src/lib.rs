@@ -27,6 +27,7 @@ fn route(methods: &[&str], path: &str, access: Access) -> RouteSpec {
         api: None,
         access,
         source: "bench".into(),
+        hosts: Vec::new(),
     }
 }
 

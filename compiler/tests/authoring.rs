@@ -209,3 +209,46 @@ fn who_can_refuses_unknown_actions_and_bad_namespaces() {
     );
     assert!(text.contains("not declared"), "{text}");
 }
+
+#[test]
+fn check_judges_host_scoped_public_paths_and_routes_on_their_host() {
+    let p = ["check", "--policies", "testdata/policies/good/hosts"];
+    let with = |rest: &[&str]| run(&[&p[..], rest].concat());
+    // Dex's pages are public on Dex's host (any case, any port) only.
+    for host in ["dex.example.com", "DEX.example.com:443"] {
+        let (c, text) = with(&["--host", host, "GET", "/dex/auth"]);
+        assert_eq!(c, 0, "{host}: {text}");
+    }
+    let (c, text) = with(&["--host", "kubeflow.example.com", "GET", "/dex/auth"]);
+    assert_eq!(c, 3, "{text}");
+    assert!(text.contains("no_identity"), "{text}");
+    let (c, text) = with(&["GET", "/dex/auth"]);
+    assert_eq!(c, 3, "{text}");
+    // Per-model inference is routed on the model hosts, in the map's namespace.
+    let (c, text) = with(&[
+        "--host",
+        "fraud.models.example.com",
+        "--user",
+        "x@example.com",
+        "POST",
+        "/v1/models/fraud",
+    ]);
+    assert_eq!(c, 3, "{text}");
+    assert!(text.contains("not_permitted"), "{text}");
+    assert!(text.contains("models"), "{text}");
+}
+
+#[test]
+fn check_answers_unlisted_methods_on_namespaced_paths_with_405() {
+    let (c, text) = run(&[
+        "check",
+        "--policies",
+        "policies",
+        "--user",
+        "carol@example.com",
+        "PATCH",
+        "/serving/v1/namespaces/models/apis/fraud-model",
+    ]);
+    assert_eq!(c, 3, "{text}");
+    assert!(text.contains("method_not_allowed"), "{text}");
+}

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use crate::acl::Acl;
+use crate::host::normalize_authority;
 use crate::path::{normalize, NormalizedPath};
 use crate::reason::DenyReason;
 use crate::route::{RouteTable, Target};
@@ -214,24 +215,39 @@ impl Engine {
         &self.acl
     }
 
-    /// Step 1: normalize the path and find the route.
+    /// Step 1: normalize the path and find the route, for a request without a host (routes
+    /// that name hosts never match).
     pub fn preflight(&self, method: &str, raw_path: &str) -> Result<Preflight, DenyReason> {
+        self.preflight_at(method, None, raw_path)
+    }
+
+    /// Step 1 for a request to `authority` (its `Host` or `:authority`).
+    pub fn preflight_at(
+        &self,
+        method: &str,
+        authority: Option<&str>,
+        raw_path: &str,
+    ) -> Result<Preflight, DenyReason> {
         let path = normalize(raw_path)?;
+        let host = authority.and_then(normalize_authority);
+        let host = host.as_deref();
         // Methods are judged upper-cased: a `delete` that some upstream reads as DELETE is
         // judged as DELETE, never as an unrouted method.
         let target = if method.bytes().any(|b| b.is_ascii_lowercase()) {
-            self.routes.resolve(&method.to_ascii_uppercase(), &path)?
+            self.routes
+                .resolve(&method.to_ascii_uppercase(), host, &path)?
         } else {
-            self.routes.resolve(method, &path)?
+            self.routes.resolve(method, host, &path)?
         };
         Ok(Preflight { path, target })
     }
 
     /// The methods the namespaced routes of a path name (the `Allow` header of a
     /// `method_not_allowed` answer); empty when the path cannot be normalized.
-    pub fn allowed_methods(&self, raw_path: &str) -> Vec<&str> {
+    pub fn allowed_methods(&self, authority: Option<&str>, raw_path: &str) -> Vec<&str> {
+        let host = authority.and_then(normalize_authority);
         match normalize(raw_path) {
-            Ok(path) => self.routes.allowed_methods(&path),
+            Ok(path) => self.routes.allowed_methods(host.as_deref(), &path),
             Err(_) => Vec::new(),
         }
     }

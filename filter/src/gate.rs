@@ -154,10 +154,13 @@ pub fn on_request<H: Host>(
             &Context::default(),
         );
     }
-    let pre = match engine.preflight(method, raw_path) {
+    let authority = value(":authority")
+        .or_else(|| value("host"))
+        .and_then(|v| std::str::from_utf8(v).ok());
+    let pre = match engine.preflight_at(method, authority, raw_path) {
         Ok(p) => p,
         Err(DenyReason::MethodNotAllowed) => {
-            let allow = engine.allowed_methods(raw_path).join(", ");
+            let allow = engine.allowed_methods(authority, raw_path).join(", ");
             let ctx = Context::default();
             let reason = DenyReason::MethodNotAllowed;
             return deny_with(host, Some(engine), reason, &ctx, &[("allow", &allow)]);

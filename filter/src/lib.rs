@@ -10,6 +10,7 @@ pub mod acl;
 pub mod cache;
 pub mod engine;
 pub mod gate;
+pub mod host;
 pub mod path;
 pub mod reason;
 pub mod route;

@@ -1,6 +1,7 @@
 //! Route matching: method + normalized path (+ query) → what the request needs.
 //!
-//! Routes are tried from the most specific to the least: segment by segment a literal beats a
+//! Routes that name hosts are tried before routes for every host; among those, from the most
+//! specific to the least: segment by segment a literal beats a
 //! capture, a capture beats the end of the template, and the end beats `**`; a route with a
 //! query condition beats one without, and one naming methods beats one for every method. Two
 //! routes that tie on all of these and can match the same request are ambiguous, and a table
@@ -8,6 +9,7 @@
 
 use std::cmp::Ordering;
 
+use crate::host::HostPattern;
 use crate::path::{is_namespace_name, query_has_other_spelling, query_values, NormalizedPath};
 use crate::reason::DenyReason;
 use crate::table::{Access, RouteSpec};
@@ -59,6 +61,8 @@ pub struct Route {
     pub access: Access,
     /// Where it was declared.
     pub source: String,
+    /// Hosts it answers for; empty: every host.
+    pub hosts: Vec<HostPattern>,
 }
 
 /// An error in a route template.
@@ -151,7 +155,16 @@ impl Route {
         let mut methods = spec.methods.clone();
         methods.sort();
         methods.dedup();
+        let mut hosts = spec
+            .hosts
+            .iter()
+            .map(|h| HostPattern::parse(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(format!("route `{}`: {e}", spec.path)))?;
+        hosts.sort();
+        hosts.dedup();
         Ok(Route {
+            hosts,
             index,
             methods,
             segments,
@@ -173,8 +186,18 @@ impl Route {
                 .any(|m| m == method || (method == "HEAD" && m == "GET"))
     }
 
+    /// Whether the route answers for a request's host (normalized; `None`: no usable host).
+    fn host_matches(&self, host: Option<&str>) -> bool {
+        self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)))
+    }
+
     /// Precedence order: `Less` means `self` is tried first.
     fn precedence(&self, other: &Route) -> Ordering {
+        let any_host = |r: &Route| u8::from(r.hosts.is_empty());
+        let by_host = any_host(self).cmp(&any_host(other));
+        if by_host != Ordering::Equal {
+            return by_host;
+        }
         let n = self.segments.len().max(other.segments.len());
         for i in 0..=n {
             let a = self.segments.get(i).map_or(END_RANK, Segment::rank);
@@ -195,7 +218,13 @@ impl Route {
 
     /// Whether two routes tie on precedence and can match one request.
     fn overlaps(&self, other: &Route) -> bool {
-        if self.segments.len() != other.segments.len()
+        let hosts_meet = (self.hosts.is_empty() && other.hosts.is_empty())
+            || self
+                .hosts
+                .iter()
+                .any(|a| other.hosts.iter().any(|b| a.meets(b)));
+        if !hosts_meet
+            || self.segments.len() != other.segments.len()
             || self.namespace_query != other.namespace_query
             || self.methods.is_empty() != other.methods.is_empty()
         {
@@ -280,13 +309,20 @@ impl RouteTable {
     /// less specific route that judges no namespace just because the method is not listed:
     /// `PATCH` on a path whose namespaced routes name only `GET` and `PUT` is
     /// `method_not_allowed`, not the `authenticated` catch-all.
+    ///
+    /// `host` is the request's normalized host ([`crate::host::normalize_authority`]); routes
+    /// that name hosts match only theirs.
     pub fn resolve(
         &self,
         method: &str,
+        host: Option<&str>,
         path: &NormalizedPath,
     ) -> Result<Option<Target>, DenyReason> {
         let mut shadowed = false;
         for route in &self.routes {
+            if !route.host_matches(host) {
+                continue;
+            }
             let Some((ns_cap, api_cap)) = match_segments(&route.segments, &path.segments) else {
                 continue;
             };
@@ -338,10 +374,11 @@ impl RouteTable {
 
     /// The methods the namespaced routes of a path name (with `HEAD` where `GET` is named),
     /// sorted: the `Allow` header of a `method_not_allowed` answer.
-    pub fn allowed_methods(&self, path: &NormalizedPath) -> Vec<&str> {
+    pub fn allowed_methods(&self, host: Option<&str>, path: &NormalizedPath) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for route in &self.routes {
             if !matches!(route.access, Access::Action(_))
+                || !route.host_matches(host)
                 || match_segments(&route.segments, &path.segments).is_none()
                 || !route.query_allows(path).unwrap_or(true)
             {
@@ -410,6 +447,7 @@ mod tests {
             api: None,
             access,
             source: format!("test:{path}"),
+            hosts: Vec::new(),
         }
     }
 
@@ -431,7 +469,7 @@ mod tests {
     }
 
     fn resolve(m: &str, p: &str) -> Result<Option<Target>, DenyReason> {
-        table().resolve(m, &normalize(p).unwrap())
+        table().resolve(m, None, &normalize(p).unwrap())
     }
 
     #[test]
@@ -454,7 +492,10 @@ mod tests {
             );
         }
         let path = normalize("/apis/team-a/fraud").unwrap();
-        assert_eq!(table().allowed_methods(&path), vec!["GET", "HEAD", "PUT"]);
+        assert_eq!(
+            table().allowed_methods(None, &path),
+            vec!["GET", "HEAD", "PUT"]
+        );
         // A path no namespaced route matches still falls to the catch-all, whatever the method.
         let t = resolve("PATCH", "/apis/team-a").unwrap().unwrap();
         assert_eq!(t.access, Access::Authenticated);
@@ -470,7 +511,7 @@ mod tests {
             spec(&["POST"], "/probe/{namespace}", None, act("get")),
         ])
         .unwrap();
-        let r = |m: &str, p: &str| t.resolve(m, &normalize(p).unwrap());
+        let r = |m: &str, p: &str| t.resolve(m, None, &normalize(p).unwrap());
         // A less specific namespaced route for every method judges PATCH, in its namespace.
         let got = r("PATCH", "/apis/a/b").unwrap().unwrap();
         assert_eq!(
@@ -489,9 +530,79 @@ mod tests {
     }
 
     #[test]
+    fn host_scoped_routes_match_their_hosts_first() {
+        let scoped = |mut r: RouteSpec, hosts: &[&str]| {
+            r.hosts = hosts.iter().map(|h| h.to_string()).collect();
+            r
+        };
+        let t = RouteTable::new(&[
+            spec(&[], "/**", None, Access::Authenticated),
+            scoped(
+                spec(&[], "/dex/**", None, Access::Public),
+                &["dex.example.com"],
+            ),
+            spec(&[], "/notebook/{namespace}/{api}/**", None, act("connect")),
+            scoped(
+                RouteSpec {
+                    namespace: Some("models".into()),
+                    ..spec(&["POST"], "/v1/models/{api}", None, act("predict"))
+                },
+                &["*.models.example.com"],
+            ),
+        ])
+        .unwrap();
+        let r = |host: Option<&str>, m: &str, p: &str| {
+            t.resolve(m, host, &normalize(p).unwrap())
+                .unwrap()
+                .map(|t| t.access)
+        };
+        assert_eq!(
+            r(Some("dex.example.com"), "GET", "/dex/auth"),
+            Some(Access::Public)
+        );
+        // The same path on another host (or none) is not public.
+        assert_eq!(
+            r(Some("kubeflow.example.com"), "GET", "/dex/auth"),
+            Some(Access::Authenticated)
+        );
+        assert_eq!(r(None, "GET", "/dex/auth"), Some(Access::Authenticated));
+        assert_eq!(
+            r(Some("fraud.models.example.com"), "POST", "/v1/models/fraud"),
+            Some(act("predict"))
+        );
+        // Routes for every host still answer on a scoped host.
+        assert_eq!(
+            r(Some("dex.example.com"), "GET", "/notebook/a/nb/"),
+            Some(act("connect"))
+        );
+        // Overlapping host sets on the same template are ambiguous; disjoint ones are not.
+        let errs = RouteTable::new(&[
+            scoped(spec(&[], "/a/**", None, Access::Public), &["*.example.com"]),
+            scoped(
+                spec(&[], "/a/**", None, Access::Authenticated),
+                &["x.example.com"],
+            ),
+        ])
+        .unwrap_err();
+        assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+        RouteTable::new(&[
+            scoped(spec(&[], "/a/**", None, Access::Public), &["a.example.com"]),
+            scoped(
+                spec(&[], "/a/**", None, Access::Authenticated),
+                &["b.example.com"],
+            ),
+        ])
+        .unwrap();
+        assert!(
+            RouteTable::new(&[scoped(spec(&[], "/a", None, Access::Public), &["Bad_Host"])])
+                .is_err()
+        );
+    }
+
+    #[test]
     fn query_routes_shadow_only_when_their_parameter_is_there() {
         let t = table();
-        let r = |m: &str, p: &str| t.resolve(m, &normalize(p).unwrap());
+        let r = |m: &str, p: &str| t.resolve(m, None, &normalize(p).unwrap());
         assert_eq!(
             r("DELETE", "/pipeline/x?namespace=a").unwrap_err(),
             DenyReason::MethodNotAllowed
@@ -555,7 +666,10 @@ mod tests {
     #[test]
     fn no_catch_all_means_route_unknown() {
         let t = RouteTable::new(&[spec(&[], "/a", None, Access::Authenticated)]).unwrap();
-        assert_eq!(t.resolve("GET", &normalize("/b").unwrap()).unwrap(), None);
+        assert_eq!(
+            t.resolve("GET", None, &normalize("/b").unwrap()).unwrap(),
+            None
+        );
     }
 
     #[test]

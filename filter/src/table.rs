@@ -249,6 +249,10 @@ pub struct RouteSpec {
     pub access: Access,
     /// Where the route was declared (`file:line`), for `explain`.
     pub source: String,
+    /// Hosts the route answers for (`dex.example.com`, `*.models.example.com`); empty: every
+    /// host. Host-scoped routes are tried before routes for every host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// What a route requires.

@@ -63,6 +63,7 @@ fn table(grants: &[G]) -> Table {
         api: None,
         access: a,
         source: "t".into(),
+        hosts: Vec::new(),
     };
     let act = |a: &str| Access::Action(a.into());
     let mut map: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> = BTreeMap::new();

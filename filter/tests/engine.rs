@@ -15,6 +15,7 @@ fn route(methods: &[&str], path: &str, access: Access) -> RouteSpec {
         api: None,
         access,
         source: "test".into(),
+        hosts: Vec::new(),
     }
 }
 

@@ -38,7 +38,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Failure> {
     check_request(&req.method, &req.path).map_err(Failure::Invalid)?;
     let engine = args.source.load()?;
     let who = Who::asserted(req.user.as_deref(), &req.groups);
-    let ev = evaluate(&engine, &req.method, &req.path, &who);
+    let ev = evaluate(&engine, &req.method, req.host.as_deref(), &req.path, &who);
     match req.format {
         Format::Text => print(&render(&ev))?,
         Format::Json => print(&json(&Report::new(&ev))?)?,

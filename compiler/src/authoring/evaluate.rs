@@ -107,8 +107,14 @@ impl Evaluation {
     }
 }
 
-/// Decides `method` + `raw_path` for `who` with the engine.
-pub fn evaluate(engine: &Engine, method: &str, raw_path: &str, who: &Who) -> Evaluation {
+/// Decides `method` + `raw_path` (sent to `host`, when given) for `who` with the engine.
+pub fn evaluate(
+    engine: &Engine,
+    method: &str,
+    host: Option<&str>,
+    raw_path: &str,
+    who: &Who,
+) -> Evaluation {
     let mut ev = Evaluation {
         method: method.to_string(),
         raw_path: raw_path.to_string(),
@@ -119,7 +125,7 @@ pub fn evaluate(engine: &Engine, method: &str, raw_path: &str, who: &Who) -> Eva
         decision: deny(DenyReason::BadPath),
         miss: None,
     };
-    let pre = match engine.preflight(method, raw_path) {
+    let pre = match engine.preflight_at(method, host, raw_path) {
         Ok(p) => p,
         Err(r) => {
             ev.decision = deny(r);

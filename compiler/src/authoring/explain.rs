@@ -279,7 +279,7 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
         None => Who::asserted(req.user.as_deref(), &req.groups),
     };
     let engine = args.source.load()?;
-    let ev = evaluate(&engine, &req.method, &req.path, &who);
+    let ev = evaluate(&engine, &req.method, req.host.as_deref(), &req.path, &who);
     match req.format {
         Format::Text => print(&render(&ev))?,
         Format::Json => print(&json(&Report::new(&ev))?)?,

@@ -36,6 +36,9 @@ pub struct RequestArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::Format,
+    /// The request's host (`Host` / `:authority`), for routes and public paths scoped to hosts.
+    #[arg(long)]
+    pub host: Option<String>,
     /// HTTP method (upper-case).
     pub method: String,
     /// Request path, with any query (`/pipeline/apis/v2/runs?namespace=alice`).

@@ -65,6 +65,7 @@ pub(crate) fn specs(routes: &[R], source: &str) -> Vec<RouteSpec> {
                 .access
                 .map_or(Access::Authenticated, |a| Access::Action(a.to_string())),
             source: source.to_string(),
+            hosts: Vec::new(),
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::table::{AuditSpec, GatewaySettings, Precedence};
 
 use super::{ByKind, Ctx};
-use crate::model::gateway::{BuiltinRouteMap, GatewaySpec, PrecedenceName};
+use crate::model::gateway::{BuiltinRouteMap, GatewaySpec, PrecedenceName, PublicPathIn};
 use crate::path;
 use crate::yaml::Document;
 
@@ -23,7 +23,7 @@ pub(crate) struct Gateway {
     /// Whether Profile namespaces get the `default-editor` / `default-viewer` grants.
     pub profile_service_accounts: bool,
     /// Public path prefixes, as written.
-    pub public_paths: Vec<String>,
+    pub public_paths: Vec<PublicPathIn>,
     /// The Gateway document, when there is one.
     pub doc: Option<Document>,
 }
@@ -149,7 +149,8 @@ fn check(spec: &GatewaySpec, doc: &Document, ctx: &mut Ctx<'_>) {
             ));
         }
     }
-    for (i, p) in spec.public_paths.iter().enumerate() {
+    for (i, public) in spec.public_paths.iter().enumerate() {
+        let p = public.path();
         if !p.starts_with('/') || p.contains(['?', '#', '*', '{', '}']) {
             ctx.report(
                 doc.error(

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use gatehouse_filter::host::HostPattern;
 use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::route::RouteTable;
 use gatehouse_filter::table::{Access, RouteSpec};
@@ -14,7 +15,7 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::gateway::BuiltinRouteMap;
 use crate::model::routemap::{AccessIn, RouteIn};
 use crate::path;
-use crate::yaml::{Document, Span};
+use crate::yaml::{Document, Span, Step};
 
 /// Where a route was written, for mapping the filter's route errors back to the policy.
 struct Origin {
@@ -30,7 +31,16 @@ pub(crate) fn compile(
 ) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
     let mut origins = Vec::new();
-    for (i, prefix) in gw.public_paths.iter().enumerate() {
+    for (i, public) in gw.public_paths.iter().enumerate() {
+        let hosts = match &gw.doc {
+            Some(doc) => check_hosts(
+                doc,
+                path!["spec", "publicPaths", i, "hosts"],
+                public.hosts(),
+                ctx,
+            ),
+            None => Vec::new(),
+        };
         let (source, origin) = match &gw.doc {
             Some(doc) => {
                 let at = path!["spec", "publicPaths", i];
@@ -52,12 +62,13 @@ pub(crate) fn compile(
         };
         specs.push(RouteSpec {
             methods: Vec::new(),
-            path: public_template(prefix),
+            path: public_template(public.path()),
             namespace_query: None,
             namespace: None,
             api: None,
             access: Access::Public,
             source,
+            hosts,
         });
         origins.push(origin);
     }
@@ -85,8 +96,15 @@ pub(crate) fn compile(
         let Some(spec) = ctx.ok(rm.spec()) else {
             continue;
         };
+        let map_hosts = check_hosts(&rm.doc, path!["spec", "hosts"], &spec.hosts, ctx);
         for (i, r) in spec.routes.iter().enumerate() {
-            if let Some(s) = user_route(&rm.doc, i, r, actions, ctx) {
+            if let Some(mut s) = user_route(&rm.doc, i, r, actions, ctx) {
+                s.hosts = match &r.hosts {
+                    Some(own) => {
+                        check_hosts(&rm.doc, path!["spec", "routes", i, "hosts"], own, ctx)
+                    }
+                    None => map_hosts.clone(),
+                };
                 specs.push(s);
                 origins.push(Origin {
                     file: rm.doc.file.clone(),
@@ -204,5 +222,28 @@ fn user_route(
         api: r.api.clone(),
         access,
         source: doc.source_at(path!["spec", "routes", i]),
+        hosts: Vec::new(),
     })
+}
+
+/// Host patterns as written, checked: each an error where it is not a lower-case DNS name or
+/// `*.` and one. Returns the good ones, sorted.
+fn check_hosts(doc: &Document, at: &[Step], hosts: &[String], ctx: &mut Ctx<'_>) -> Vec<String> {
+    let mut out = Vec::with_capacity(hosts.len());
+    for (j, h) in hosts.iter().enumerate() {
+        let mut here = at.to_vec();
+        here.push(Step::Index(j));
+        match HostPattern::parse(h) {
+            Ok(_) => out.push(h.clone()),
+            Err(e) => ctx.report(
+                doc.error("invalid-host", &here, e).with_hint_opt(
+                    (h.to_ascii_lowercase() != *h)
+                        .then(|| format!("write `{}`", h.to_ascii_lowercase())),
+                ),
+            ),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

@@ -14,8 +14,8 @@ pub struct GatewaySpec {
     pub user_prefix: Option<String>,
     /// Separator joining groups (default `,`).
     pub groups_separator: Option<String>,
-    /// Path prefixes that need no identity (`/dex/`).
-    pub public_paths: Vec<String>,
+    /// Path prefixes that need no identity (`/dex/`), for every host or for named hosts.
+    pub public_paths: Vec<PublicPathIn>,
     /// Clock skew accepted on `exp` / `nbf` (default 30, at most 300).
     pub leeway_seconds: Option<u64>,
     /// Which token wins when both arrive (default `alb-first`).
@@ -29,6 +29,44 @@ pub struct GatewaySpec {
     /// Whether Profile namespaces get Kubeflow's `default-editor` / `default-viewer` grants
     /// (default true).
     pub profile_service_accounts: Option<bool>,
+}
+
+/// A public path prefix: `/dex/` (every host), or `{path: /dex/, hosts: [dex.example.com]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PublicPathIn {
+    /// A prefix, public on every host.
+    Prefix(String),
+    /// A prefix, public on these hosts only.
+    Scoped(ScopedPublicPath),
+}
+
+/// A public path prefix for named hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopedPublicPath {
+    /// The prefix.
+    pub path: String,
+    /// Hosts it is public on (`dex.example.com`, `*.example.com`).
+    pub hosts: Vec<String>,
+}
+
+impl PublicPathIn {
+    /// The prefix.
+    pub fn path(&self) -> &str {
+        match self {
+            PublicPathIn::Prefix(p) => p,
+            PublicPathIn::Scoped(s) => &s.path,
+        }
+    }
+
+    /// The hosts it is public on; empty: every host.
+    pub fn hosts(&self) -> &[String] {
+        match self {
+            PublicPathIn::Prefix(_) => &[],
+            PublicPathIn::Scoped(s) => &s.hosts,
+        }
+    }
 }
 
 /// Token precedence, as written in policy.

@@ -9,6 +9,10 @@ pub struct RouteMapSpec {
     /// New action names.
     #[serde(default)]
     pub actions: Vec<String>,
+    /// Hosts every route of the map answers for (`kubeflow.example.com`, `*.example.com`);
+    /// empty: every host. A route's own `hosts` replaces it.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     /// Routes.
     #[serde(default)]
     pub routes: Vec<RouteIn>,
@@ -33,6 +37,8 @@ pub struct RouteIn {
     pub namespace: Option<String>,
     /// Fixed API name.
     pub api: Option<String>,
+    /// Hosts this route answers for, instead of the map's.
+    pub hosts: Option<Vec<String>>,
 }
 
 /// Access without an action.
