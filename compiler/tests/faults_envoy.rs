@@ -1,7 +1,7 @@
 //! Faults and operations end-to-end through a real Envoy running the release filter:
 //!
-//! - a reload with an invalid table keeps the last good one (tables pushed through Envoy's
-//!   file-based LDS, as a control plane would push them);
+//! - a reload with an invalid table keeps the last good one (tables pushed as `gatehouse emit
+//!   envoy-table` does: the watched table file replaced, which Envoy takes through ECDS);
 //! - an oversized table is refused with a clear log line;
 //! - no table: nothing reaches the upstream;
 //! - key rotation: old and new keys side by side, then the old one removed;
@@ -20,7 +20,7 @@ use gatehouse_filter::engine::MAX_TABLE_BYTES;
 use gatehouse_filter::table::Table;
 use gatehouse_filter::token::mint::{sign_alb, sign_jwt, Padding, SigningKey};
 use gatehouse_filter::Engine;
-use harness::{prerequisites, root, start_static, CountingUpstream, DynamicGateway, Gateway};
+use harness::{prerequisites, root, CountingUpstream, Gateway, Upstream};
 use serde_json::json;
 
 const DEX: &str = "https://dex.example.com";
@@ -57,7 +57,7 @@ fn dex_token(key_file: &str, kid: &str, email: &str, expired: bool) -> String {
         &key(key_file),
         "RS256",
         &json!({"kid": kid}),
-        &json!({"iss": DEX, "aud": AUD, "email": email, "iat": iat, "exp": exp}),
+        &json!({"iss": DEX, "aud": AUD, "email": email, "email_verified": true, "iat": iat, "exp": exp}),
     )
     .unwrap()
 }
@@ -72,7 +72,7 @@ fn a_reload_with_an_invalid_table_keeps_the_last_good_one() {
         return;
     };
     let good = compile("policies", now());
-    let mut gw = DynamicGateway::start(&envoy, &wasm, &table_json(&good));
+    let mut gw = Gateway::start(&envoy, &wasm, &table_json(&good));
     let alice = bearer(&dex_token(
         "testdata/keys/dex-rsa.key.pem",
         "dex-1",
@@ -85,7 +85,7 @@ fn a_reload_with_an_invalid_table_keeps_the_last_good_one() {
         "carol@example.com",
         false,
     ));
-    let decisions = |gw: &DynamicGateway| {
+    let decisions = |gw: &Gateway| {
         [
             gw.send("GET", "/notebook/alice/nb/", &[("authorization", &alice)])
                 .status,
@@ -134,7 +134,8 @@ fn a_reload_with_an_invalid_table_keeps_the_last_good_one() {
     }
     let log = gw.log();
     assert_eq!(log.matches("gatehouse: table refused").count(), 3, "{log}");
-    assert_eq!(gw.stat("listener_manager.lds.update_rejected"), 4);
+    assert_eq!(gw.ecds_stat("update_rejected"), 4);
+    assert_eq!(gw.ecds_stat("update_success"), 1);
 
     // A good table after the refusals still takes over: audit mode everywhere lets carol's
     // would-be denial through.
@@ -150,7 +151,7 @@ fn an_oversized_table_is_refused_with_a_clear_log_line() {
         return;
     };
     let good = table_json(&compile("policies", now()));
-    let mut gw = DynamicGateway::start(&envoy, &wasm, &good);
+    let mut gw = Gateway::start(&envoy, &wasm, &good);
     assert_eq!(gw.send("GET", "/notebook/alice/nb/", &[]).status, 401);
     // A valid table, padded with whitespace to one byte over the limit.
     let mut big = good.clone();
@@ -170,26 +171,28 @@ fn without_a_table_nothing_reaches_the_upstream() {
     let Some((envoy, wasm)) = prerequisites() else {
         return;
     };
-    // Static configuration: the filter refuses to configure, so Envoy refuses the listener
-    // and, at startup, exits.
+    // The filter refuses to configure, so Envoy refuses its configuration and has none: the
+    // listener answers every request itself (500, response flag NFCF), public paths included.
     let upstream = CountingUpstream::start();
     for (table, message) in [
         ("", "no plugin configuration"),
         ("{}", "table refused: table has no `format_version`"),
     ] {
-        let out = start_static(&envoy, &wasm, table, upstream.port, Duration::from_secs(20));
-        assert!(!out.listening, "{table:?}: Envoy listened without a table");
-        assert!(
-            out.exit.is_some_and(|c| c != 0),
-            "{table:?}: Envoy kept running"
-        );
-        assert!(out.log.contains(message), "{table:?}: {}", out.log);
+        let gw = Gateway::launch(&envoy, &wasm, table, Upstream::Port(upstream.port));
+        assert_eq!(gw.ecds_stat("update_rejected"), 1, "{table:?}");
+        assert_eq!(gw.ecds_stat("update_success"), 0, "{table:?}");
+        for path in ["/dex/auth", "/notebook/alice/nb/"] {
+            let r = gw.send("GET", path, &[]);
+            assert_eq!(r.status, 500, "{table:?} {path}: {}", r.body);
+        }
+        let log = gw.log_when(Duration::from_secs(10), |l| l.contains(message));
+        assert!(log.contains(message), "{table:?}: {log}");
     }
     assert_eq!(upstream.connections(), 0);
 
-    // Dynamic configuration: the listener is refused until a good table arrives.
-    let mut gw = DynamicGateway::start(&envoy, &wasm, "");
-    assert!(!gw.listening(), "a listener without a table");
+    // Until a good table arrives; then it decides.
+    let mut gw = Gateway::launch(&envoy, &wasm, "", Upstream::Echo);
+    assert_eq!(gw.send("GET", "/dex/auth", &[]).status, 500);
     assert!(gw.push(&table_json(&compile("policies", now()))));
     assert_eq!(gw.send("GET", "/notebook/alice/nb/", &[]).status, 401);
     assert_eq!(gw.send("GET", "/dex/auth", &[]).status, 200);
@@ -246,7 +249,7 @@ fn key_rotation_natively() {
             &key(file),
             "RS256",
             &json!({"kid": kid}),
-            &json!({"iss": DEX, "aud": AUD, "email": "alice@example.com", "iat": late, "exp": late + 600}),
+            &json!({"iss": DEX, "aud": AUD, "email": "alice@example.com", "email_verified": true, "iat": late, "exp": late + 600}),
         )
         .unwrap()
     };
@@ -272,8 +275,8 @@ fn key_rotation_through_envoy() {
     };
     let (old, new) = rotation_tokens();
     let overlap = table_json(&compile("testdata/hostile/rotation/overlap", now()));
-    let mut gw = DynamicGateway::start(&envoy, &wasm, &overlap);
-    let status = |gw: &DynamicGateway, t: &str| {
+    let mut gw = Gateway::start(&envoy, &wasm, &overlap);
+    let status = |gw: &Gateway, t: &str| {
         let r = gw.send(
             "GET",
             "/notebook/alice/nb/",
@@ -344,7 +347,7 @@ fn audit_mode_and_metrics_through_envoy() {
     let evil_alb = sign_alb(
         &key("testdata/keys/alb-1.key.pem"),
         &json!({"kid": "alb-1", "signer": EVIL_ARN, "exp": now() + 600}),
-        &json!({"email": "alice@example.com"}),
+        &json!({"email": "alice@example.com", "email_verified": true}),
         Padding::Padded,
     )
     .unwrap();

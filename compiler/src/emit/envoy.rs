@@ -1,18 +1,42 @@
-//! `gatehouse emit envoy`: a runnable standalone Envoy configuration with the Gatehouse filter
-//! in front of one upstream. Used by the demo, the end-to-end tests and the benchmarks, and a
-//! starting point for gateways run without Istio.
+//! `gatehouse emit envoy` and `emit envoy-table`: a runnable standalone Envoy configuration
+//! with the Gatehouse filter in front of one upstream, and the table file it watches. Used by
+//! the demo and the end-to-end tests, and a starting point for gateways run without Istio.
+//! The Envoy building blocks here (the connection manager, the filter's Wasm configuration)
+//! are shared with `emit envoyfilter` and the benchmarks.
+//!
+//! The table never travels inside the listener. The HTTP filter entry names an extension
+//! configuration that Envoy discovers on its own (ECDS, Extension Config Discovery), here from
+//! a file in a watched directory: a new table then applies to the next request on every
+//! connection, open ones included, as soon as Envoy accepts it. A table inside the listener
+//! would be a listener update, which leaves open connections on the old filter chain (and so
+//! the old table: a removed key, a revoked grant) until they close or drain (`--drain-time-s`,
+//! 600 s by default).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+
+/// Name of the extension configuration (ECDS resource) holding the filter and its table in
+/// the standalone configuration. Envoy's stats for it are
+/// `extension_config_discovery.http_filter.gatehouse.*`.
+pub const EXTENSION_NAME: &str = "gatehouse";
+
+/// The file in the table directory that holds the table; Envoy watches its directory.
+pub const TABLE_FILE: &str = "gatehouse.ecds.json";
+
+/// The type of the filter configuration an extension configuration must hold.
+pub const WASM_TYPE_URL: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+
+/// The type of Envoy's HTTP connection manager configuration.
+pub const HCM_TYPE_URL: &str =
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
 /// What the standalone config needs.
 #[derive(Debug, Clone)]
 pub struct EnvoyOptions {
-    /// Path of the filter's `.wasm` as Envoy will see it.
-    pub wasm_path: String,
-    /// The compiled table (JSON text), passed as the plugin configuration.
-    pub table_json: String,
+    /// Directory holding [`TABLE_FILE`], as Envoy will see it (absolute); Envoy watches it.
+    pub table_dir: PathBuf,
     /// Listener address.
     pub listen: SocketAddr,
     /// Upstream address (one HTTP/1.1 endpoint).
@@ -47,15 +71,35 @@ pub fn router_filter() -> Value {
     })
 }
 
+/// What Envoy does with a request header whose name holds `_`.
+///
+/// INVARIANT: an underscore spelling of an identity header never reaches an upstream.
+/// Gatehouse strips `kubeflow-userid` and `kubeflow-groups` and sets them itself, but CGI and
+/// WSGI servers (and PHP, nginx's `underscores_in_headers`) map `kubeflow_userid` to the same
+/// variable (`HTTP_KUBEFLOW_USERID`) as `kubeflow-userid`, so a client could name itself
+/// past the filter. `REJECT_REQUEST` rather than `DROP_HEADER`: like a path an upstream could
+/// read differently (`400 bad_path`), a header name an upstream could read as another is
+/// refused, not repaired. Such a request is a spoofing attempt or a broken client; refusing it
+/// (HTTP/1.1: 400 and the connection closed; HTTP/2: the stream reset) shows in the client and
+/// in Envoy's `http1.` / `http2.requests_rejected_with_underscores_in_headers`, where dropping
+/// would quietly forward an altered request. Envoy's edge-proxy guidance recommends the same.
+pub const HEADERS_WITH_UNDERSCORES_ACTION: &str = "REJECT_REQUEST";
+
+/// The `common_http_protocol_options` every connection manager Gatehouse emits carries.
+pub fn common_http_protocol_options() -> Value {
+    json!({"headers_with_underscores_action": HEADERS_WITH_UNDERSCORES_ACTION})
+}
+
 /// An HTTP connection manager sending every request to cluster `upstream` through
 /// `http_filters` (which must end with [`router_filter`]).
 pub fn connection_manager(stat_prefix: &str, http_filters: Vec<Value>) -> Value {
     json!({
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "@type": HCM_TYPE_URL,
             "stat_prefix": stat_prefix,
             "codec_type": "AUTO",
+            "common_http_protocol_options": common_http_protocol_options(),
             // Gatehouse normalizes paths itself and forwards the normalized form, so what it
             // judged is what the upstream serves.
             "route_config": {
@@ -71,37 +115,104 @@ pub fn connection_manager(stat_prefix: &str, http_filters: Vec<Value>) -> Value 
     })
 }
 
-/// The filter entry for an HCM `http_filters` list.
-pub fn wasm_filter(wasm_path: &str, table_json: &str) -> Value {
+/// The filter's configuration (`envoy.extensions.filters.http.wasm.v3.Wasm`, with its
+/// `@type`): the module at `wasm_path` on the V8 runtime, failing closed, with the table as
+/// its plugin configuration.
+pub fn wasm_config(wasm_path: &str, table_json: &str) -> Value {
     json!({
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": "gatehouse",
-                "root_id": "gatehouse",
-                "fail_open": false,
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": table_json,
-                },
-                "vm_config": {
-                    "vm_id": "gatehouse",
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm_path}},
-                },
+        "@type": WASM_TYPE_URL,
+        "config": {
+            "name": "gatehouse",
+            "root_id": "gatehouse",
+            "fail_open": false,
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": table_json,
+            },
+            "vm_config": {
+                "vm_id": "gatehouse",
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": {"local": {"filename": wasm_path}},
             },
         },
     })
 }
 
-/// Builds the Envoy bootstrap as a JSON value (serialized to YAML by the caller).
+/// The filter entry for an HCM `http_filters` list with the table inline. Only for configs
+/// that never reload (the benchmarks): Gatehouse's emitted configs use [`discovered_filter`].
+pub fn wasm_filter(wasm_path: &str, table_json: &str) -> Value {
+    json!({
+        "name": "envoy.filters.http.wasm",
+        "typed_config": wasm_config(wasm_path, table_json),
+    })
+}
+
+/// The filter entry for an HCM `http_filters` list that takes its configuration (the filter
+/// and the table) from the extension configuration `name`, discovered through `config_source`.
+/// There is no default configuration: until Envoy has accepted one, the filter answers every
+/// request itself (500, response flag `NFCF`), so nothing reaches an upstream.
+pub fn discovered_filter(name: &str, config_source: Value) -> Value {
+    json!({
+        "name": name,
+        "config_discovery": {
+            "config_source": config_source,
+            "type_urls": [WASM_TYPE_URL],
+        },
+    })
+}
+
+/// A config source reading [`TABLE_FILE`] in `table_dir`, re-read whenever a file is moved
+/// into that directory (an atomic replacement, or a Kubernetes volume's `..data` swap).
+pub fn table_file_source(table_dir: &Path) -> Value {
+    json!({
+        "path_config_source": {
+            "path": table_dir.join(TABLE_FILE).display().to_string(),
+            "watched_directory": {"path": table_dir.display().to_string()},
+        },
+        "resource_api_version": "V3",
+    })
+}
+
+/// The contents of [`TABLE_FILE`]: a discovery response holding one extension configuration
+/// named [`EXTENSION_NAME`], the filter with the table. `version` is what Envoy reports as
+/// `extension_config_discovery.http_filter.gatehouse.version_text` once it took the file.
+pub fn table_file(wasm_path: &str, table_json: &str, version: &str) -> Value {
+    json!({
+        "version_info": version,
+        "resources": [{
+            "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+            "name": EXTENSION_NAME,
+            "typed_config": wasm_config(wasm_path, table_json),
+        }],
+    })
+}
+
+/// Replaces `table_dir/`[`TABLE_FILE`] atomically with `contents`: written beside it under a
+/// temporary name, then renamed over it, so Envoy never reads half a table.
+pub fn write_table_file(table_dir: &Path, contents: &Value) -> std::io::Result<PathBuf> {
+    let path = table_dir.join(TABLE_FILE);
+    let tmp = table_dir.join(format!(".{TABLE_FILE}.{}.tmp", std::process::id()));
+    let bytes = serde_json::to_vec_pretty(contents).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(path)
+}
+
+/// Builds the Envoy bootstrap as a JSON value (serialized to YAML by the caller): one
+/// listener whose filter comes from the table file in `o.table_dir`.
 pub fn bootstrap(o: &EnvoyOptions) -> Value {
     let hcm = connection_manager(
         "gatehouse_ingress",
-        vec![wasm_filter(&o.wasm_path, &o.table_json), router_filter()],
+        vec![
+            discovered_filter(EXTENSION_NAME, table_file_source(&o.table_dir)),
+            router_filter(),
+        ],
     );
     let mut boot = json!({
+        // Envoy subscribes to the table file as an xDS resource, which needs a node identity.
+        "node": {"id": "gatehouse", "cluster": "gatehouse"},
         "static_resources": {
             "listeners": [{
                 "name": "gatehouse",
@@ -117,16 +228,76 @@ pub fn bootstrap(o: &EnvoyOptions) -> Value {
     boot
 }
 
+/// Why `emit envoy` or `emit envoy-table` failed.
+#[derive(Debug)]
+pub enum EmitFailure {
+    /// Bad input (a missing module, a table the filter would refuse): exit 1.
+    Invalid(String),
+    /// The table file could not be written: exit 2.
+    Io(String),
+}
+
+/// Checks `--wasm` and `--table` (refusing a table the filter would refuse), makes the table
+/// directory, and writes the table file. Returns the absolute module path and table directory.
+fn write_table(
+    wasm: &Path,
+    table: &Path,
+    table_dir: &Path,
+) -> Result<(PathBuf, PathBuf), EmitFailure> {
+    use EmitFailure::{Invalid, Io};
+    if !wasm.is_file() {
+        return Err(Invalid(format!(
+            "--wasm `{}`: no such file",
+            wasm.display()
+        )));
+    }
+    let wasm = std::fs::canonicalize(wasm)
+        .map_err(|e| Invalid(format!("--wasm `{}`: {e}", wasm.display())))?;
+    let bytes =
+        std::fs::read(table).map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
+    // Refuse a table the filter would refuse, rather than start an Envoy that denies everything.
+    gatehouse_filter::Engine::from_json(&bytes)
+        .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
+    let table_json = String::from_utf8(bytes)
+        .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
+    let dir_error = |e: std::io::Error| Io(format!("--table-dir `{}`: {e}", table_dir.display()));
+    std::fs::create_dir_all(table_dir).map_err(dir_error)?;
+    let table_dir = std::fs::canonicalize(table_dir).map_err(dir_error)?;
+    let version = super::wasmplugin::sha256_hex(table_json.as_bytes());
+    let contents = table_file(&wasm.display().to_string(), &table_json, &version);
+    write_table_file(&table_dir, &contents).map_err(dir_error)?;
+    Ok((wasm, table_dir))
+}
+
+/// Runs `gatehouse emit envoy`: writes the table file into `--table-dir` and returns the
+/// bootstrap as YAML.
+pub fn emit(args: &super::EnvoyArgs) -> Result<String, EmitFailure> {
+    let (_, table_dir) = write_table(&args.wasm, &args.table, &args.table_dir)?;
+    let config = bootstrap(&EnvoyOptions {
+        table_dir,
+        listen: args.listen,
+        upstream: args.upstream,
+        admin: args.admin,
+    });
+    serde_yaml::to_string(&config).map_err(|e| EmitFailure::Io(format!("cannot render YAML: {e}")))
+}
+
+/// Runs `gatehouse emit envoy-table`: replaces the table file in `--table-dir` (Envoy applies
+/// it to the next request on every connection) and returns its path.
+pub fn emit_table(args: &super::EnvoyTableArgs) -> Result<PathBuf, EmitFailure> {
+    let (_, table_dir) = write_table(&args.wasm, &args.table, &args.table_dir)?;
+    Ok(table_dir.join(TABLE_FILE))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn bootstrap_carries_table_and_wasm_and_binds_where_told() {
+    fn bootstrap_discovers_the_filter_from_the_table_file_and_binds_where_told() {
         let o = EnvoyOptions {
-            wasm_path: "/x/gatehouse.wasm".into(),
-            table_json: "{\"format_version\":1}".into(),
+            table_dir: "/etc/gatehouse".into(),
             listen: "127.0.0.1:18000".parse().unwrap(),
             upstream: "127.0.0.1:18001".parse().unwrap(),
             admin: Some("127.0.0.1:18002".parse().unwrap()),
@@ -134,13 +305,47 @@ mod tests {
         let b = bootstrap(&o);
         let l = &b["static_resources"]["listeners"][0];
         assert_eq!(l["address"]["socket_address"]["port_value"], 18000);
-        let f = &l["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"];
+        let hcm = &l["filter_chains"][0]["filters"][0]["typed_config"];
         assert_eq!(
-            f[0]["typed_config"]["config"]["configuration"]["value"],
-            "{\"format_version\":1}"
+            hcm["common_http_protocol_options"]["headers_with_underscores_action"],
+            "REJECT_REQUEST"
         );
-        assert_eq!(f[0]["typed_config"]["config"]["fail_open"], false);
+        let f = &hcm["http_filters"];
+        assert_eq!(f[0]["name"], EXTENSION_NAME);
+        assert!(
+            f[0].get("typed_config").is_none(),
+            "no table in the listener"
+        );
+        let d = &f[0]["config_discovery"];
+        assert_eq!(d["type_urls"][0], WASM_TYPE_URL);
+        let source = &d["config_source"]["path_config_source"];
+        assert_eq!(source["path"], "/etc/gatehouse/gatehouse.ecds.json");
+        assert_eq!(source["watched_directory"]["path"], "/etc/gatehouse");
         assert_eq!(f[1]["name"], "envoy.filters.http.router");
         assert_eq!(b["admin"]["address"]["socket_address"]["port_value"], 18002);
+        assert_eq!(b["node"]["id"], "gatehouse");
+    }
+
+    #[test]
+    fn the_table_file_holds_the_filter_with_the_table() {
+        let t = table_file("/x/gatehouse.wasm", "{\"format_version\":1}", "v1");
+        assert_eq!(t["version_info"], "v1");
+        let r = &t["resources"][0];
+        assert_eq!(
+            r["@type"],
+            "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+        );
+        assert_eq!(r["name"], EXTENSION_NAME);
+        let c = &r["typed_config"];
+        assert_eq!(c["@type"], WASM_TYPE_URL);
+        assert_eq!(
+            c["config"]["configuration"]["value"],
+            "{\"format_version\":1}"
+        );
+        assert_eq!(c["config"]["fail_open"], false);
+        assert_eq!(
+            c["config"]["vm_config"]["code"]["local"]["filename"],
+            "/x/gatehouse.wasm"
+        );
     }
 }

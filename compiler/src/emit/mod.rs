@@ -14,12 +14,16 @@ use crate::cli::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 /// What to emit.
 #[derive(Debug, clap::Subcommand)]
 pub enum EmitCommand {
-    /// A runnable standalone Envoy configuration (YAML) with the filter in front of one upstream.
+    /// A runnable standalone Envoy configuration (YAML) with the filter in front of one
+    /// upstream; also writes the table file it watches into `--table-dir`.
     Envoy(EnvoyArgs),
+    /// Replaces the table of a standalone Envoy from `emit envoy`: atomically rewrites the
+    /// table file in `--table-dir`, which Envoy applies to the next request on every connection.
+    EnvoyTable(EnvoyTableArgs),
     /// An Istio `WasmPlugin` (extensions.istio.io/v1alpha1) loading the filter on the gateway.
     Wasmplugin(WasmPluginArgs),
     /// An Istio `EnvoyFilter` (networking.istio.io/v1alpha3) inserting the filter before the
-    /// router, for Istio without `WasmPlugin`.
+    /// router, its table delivered by ECDS, for Istio without `WasmPlugin`.
     Envoyfilter(EnvoyFilterArgs),
 }
 
@@ -80,12 +84,16 @@ pub struct EnvoyFilterArgs {
 /// Arguments of `gatehouse emit envoy`.
 #[derive(Debug, clap::Args)]
 pub struct EnvoyArgs {
-    /// The filter's `.wasm` file (the path is written into the config as given, made absolute).
+    /// The filter's `.wasm` file (its path, made absolute, goes into the table file).
     #[arg(long)]
     pub wasm: PathBuf,
     /// The compiled table (`gatehouse compile -o`).
     #[arg(long)]
     pub table: PathBuf,
+    /// Directory for the table file (`gatehouse.ecds.json`), created if missing; Envoy
+    /// watches it, and `emit envoy-table` replaces the file in it.
+    #[arg(long)]
+    pub table_dir: PathBuf,
     /// Listener address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -97,10 +105,24 @@ pub struct EnvoyArgs {
     pub admin: Option<SocketAddr>,
 }
 
+/// Arguments of `gatehouse emit envoy-table`.
+#[derive(Debug, clap::Args)]
+pub struct EnvoyTableArgs {
+    /// The filter's `.wasm` file, as given to `emit envoy` (or a new module).
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The compiled table (`gatehouse compile -o`).
+    #[arg(long)]
+    pub table: PathBuf,
+    /// The `--table-dir` given to `emit envoy`.
+    #[arg(long)]
+    pub table_dir: PathBuf,
+}
+
 /// Runs `gatehouse emit …`.
 pub fn run(cmd: &EmitCommand) -> ExitCode {
     match cmd {
-        EmitCommand::Envoy(args) => match emit_envoy(args) {
+        EmitCommand::Envoy(args) => match envoy::emit(args) {
             Ok(yaml) => match std::io::stdout().write_all(yaml.as_bytes()) {
                 Ok(()) => ExitCode::from(EXIT_OK),
                 Err(e) => {
@@ -108,13 +130,30 @@ pub fn run(cmd: &EmitCommand) -> ExitCode {
                     ExitCode::from(EXIT_FAILURE)
                 }
             },
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_INVALID)
+            Err(e) => envoy_failure(e),
+        },
+        EmitCommand::EnvoyTable(args) => match envoy::emit_table(args) {
+            Ok(path) => {
+                eprintln!("wrote {}", path.display());
+                ExitCode::from(EXIT_OK)
             }
+            Err(e) => envoy_failure(e),
         },
         EmitCommand::Wasmplugin(args) => print_manifest(wasmplugin::emit(args)),
         EmitCommand::Envoyfilter(args) => print_manifest(envoyfilter::emit(args)),
+    }
+}
+
+fn envoy_failure(e: envoy::EmitFailure) -> ExitCode {
+    match e {
+        envoy::EmitFailure::Invalid(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+        envoy::EmitFailure::Io(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 
@@ -197,25 +236,4 @@ pub fn finish(manifest: &serde_json::Value, args: &IstioArgs) -> Result<String, 
         crate::crd::manifest::check_against(crd, manifest)?;
     }
     crate::crd::manifest::render(manifest)
-}
-
-fn emit_envoy(args: &EnvoyArgs) -> Result<String, String> {
-    if !args.wasm.is_file() {
-        return Err(format!("--wasm `{}`: no such file", args.wasm.display()));
-    }
-    let wasm = std::fs::canonicalize(&args.wasm)
-        .map_err(|e| format!("--wasm `{}`: {e}", args.wasm.display()))?;
-    let table_json = std::fs::read_to_string(&args.table)
-        .map_err(|e| format!("--table `{}`: {e}", args.table.display()))?;
-    // Refuse a table the filter would refuse, rather than start an Envoy that denies everything.
-    gatehouse_filter::Engine::from_json(table_json.as_bytes())
-        .map_err(|e| format!("--table `{}`: {e}", args.table.display()))?;
-    let config = envoy::bootstrap(&envoy::EnvoyOptions {
-        wasm_path: wasm.display().to_string(),
-        table_json,
-        listen: args.listen,
-        upstream: args.upstream,
-        admin: args.admin,
-    });
-    serde_yaml::to_string(&config).map_err(|e| format!("cannot render YAML: {e}"))
 }

@@ -1,5 +1,9 @@
 //! End-to-end harness: starts the echo upstream and a real Envoy with the built Gatehouse
-//! filter on loopback ports the test picks, sends raw HTTP/1.1 requests, and stops both by PID.
+//! filter on loopback ports the test picks, from the configuration `gatehouse emit envoy`
+//! writes (the table in a watched file, delivered by ECDS, so tests push new tables as an
+//! operator does); sends raw HTTP/1.1 requests, one-shot or on one keep-alive connection
+//! ([`KeepAlive`]), and HTTP/2 requests on one connection ([`H2Connection`], [`send_h2`],
+//! through `scripts/h2_client.py`); stops every process it started by PID.
 //!
 //! Needs `GATEHOUSE_ENVOY` (the Envoy binary; `scripts/setup.sh` prints it) and the release
 //! filter at `GATEHOUSE_WASM` or `target/wasm32-wasip1/release/gatehouse_filter.wasm`.
@@ -12,7 +16,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gatehouse::emit::envoy::{bootstrap, EnvoyOptions};
+use gatehouse::emit::envoy::{bootstrap, table_file, write_table_file, EnvoyOptions};
+
+mod http1;
+mod http2;
+// Each test crate includes the harness and uses part of it.
+#[allow(unused_imports)]
+pub use http1::KeepAlive;
+#[allow(unused_imports)]
+pub use http2::{send_h2, try_send_h2, H2Connection, H2Error};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -75,42 +87,6 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
     panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
 }
 
-/// Writes the standalone config for the filter with `table_json` into `dir` and starts Envoy
-/// on it (listener `port`, admin `admin`, upstream `upstream`, all on 127.0.0.1), logging to
-/// `dir/envoy.log`, flushed every 100 ms so tests read their log lines soon.
-fn spawn_static(
-    envoy: &Path,
-    wasm: &Path,
-    table_json: &str,
-    dir: &tempdir::Dir,
-    port: u16,
-    upstream: u16,
-    admin: u16,
-) -> (Child, PathBuf) {
-    let config = bootstrap(&EnvoyOptions {
-        wasm_path: wasm.display().to_string(),
-        table_json: table_json.to_string(),
-        listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        upstream: SocketAddr::from(([127, 0, 0, 1], upstream)),
-        admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
-    });
-    let cfg_path = dir.0.join("envoy.json");
-    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    let log = dir.0.join("envoy.log");
-    let child = Command::new(envoy)
-        .arg("-c")
-        .arg(&cfg_path)
-        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
-        .args(["--file-flush-interval-msec", "100"])
-        .arg("--log-path")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start envoy");
-    (child, log)
-}
-
 /// Reads a log through `read` until `ready` holds for it, or returns it as it is after
 /// `timeout`.
 fn poll_log(read: impl Fn() -> String, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
@@ -122,15 +98,6 @@ fn poll_log(read: impl Fn() -> String, timeout: Duration, ready: impl Fn(&str) -
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A running Envoy + echo upstream; both are stopped when dropped.
-pub struct Gateway {
-    pub port: u16,
-    pub admin: u16,
-    envoy: Child,
-    upstream: Child,
-    pub dir: tempdir::Dir,
 }
 
 pub mod tempdir {
@@ -159,29 +126,147 @@ pub mod tempdir {
     }
 }
 
+/// Where a gateway sends what it lets through.
+pub enum Upstream {
+    /// A new `scripts/echo_upstream.py`, stopped with the gateway.
+    Echo,
+    /// Something the test runs on this loopback port (e.g. a [`CountingUpstream`]).
+    Port(u16),
+}
+
+/// A running Envoy (+ echo upstream) started from the standalone configuration that
+/// `gatehouse emit envoy` writes: one listener whose filter, with its table, Envoy takes from a
+/// watched table file (ECDS). [`Gateway::push`] replaces that file the way `gatehouse emit
+/// envoy-table` does (atomically, by a rename) and waits until Envoy has taken or refused the
+/// table. Both processes are stopped by PID when dropped.
+pub struct Gateway {
+    pub port: u16,
+    pub admin: u16,
+    envoy: Child,
+    upstream: Option<Child>,
+    wasm: PathBuf,
+    /// Table files written so far (Envoy counts one update attempt per file).
+    writes: u64,
+    pub dir: tempdir::Dir,
+}
+
+/// The stats of the table file's extension configuration.
+const ECDS_STATS: &str = "extension_config_discovery.http_filter.gatehouse";
+
 impl Gateway {
-    /// Starts Envoy with `table_json` as the filter's configuration.
+    /// Starts Envoy with `table_json` as the filter's table, which it must take.
     pub fn start(envoy: &Path, wasm: &Path, table_json: &str) -> Gateway {
+        let gw = Gateway::launch(envoy, wasm, table_json, Upstream::Echo);
+        assert_eq!(
+            gw.ecds_stat("update_success"),
+            1,
+            "envoy refused the first table; log:\n{}",
+            gw.log()
+        );
+        gw
+    }
+
+    /// Starts Envoy with `table_json` as the first table, which may be refused (then Envoy
+    /// runs without the filter's configuration until a good table is pushed), and waits until
+    /// Envoy has read it and listens.
+    pub fn launch(envoy: &Path, wasm: &Path, table_json: &str, upstream: Upstream) -> Gateway {
         let dir = tempdir::Dir::new("e2e");
-        let (port, admin, up) = (free_port(), free_port(), free_port());
-        let up_log = dir.0.join("upstream.log");
-        let mut upstream = Command::new("python3")
-            .arg(root().join("scripts/echo_upstream.py"))
-            .args(["--port", &up.to_string(), "--max-seconds", "600"])
+        let (port, admin) = (free_port(), free_port());
+        let (up, upstream) = match upstream {
+            Upstream::Port(up) => (up, None),
+            Upstream::Echo => {
+                let up = free_port();
+                let up_log = dir.0.join("upstream.log");
+                let mut child = Command::new("python3")
+                    .arg(root().join("scripts/echo_upstream.py"))
+                    .args(["--port", &up.to_string(), "--max-seconds", "600"])
+                    .stdout(Stdio::null())
+                    .stderr(std::fs::File::create(&up_log).unwrap())
+                    .spawn()
+                    .expect("python3 for the echo upstream");
+                wait_for_port(up, &mut child, "echo upstream", &up_log);
+                (up, Some(child))
+            }
+        };
+        let table_dir = dir.0.join("table");
+        std::fs::create_dir_all(&table_dir).unwrap();
+        write_table_file(
+            &table_dir,
+            &table_file(&wasm.display().to_string(), table_json, "1"),
+        )
+        .unwrap();
+        let config = bootstrap(&EnvoyOptions {
+            table_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            upstream: SocketAddr::from(([127, 0, 0, 1], up)),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
+        });
+        let cfg_path = dir.0.join("envoy.json");
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        let log = dir.0.join("envoy.log");
+        let mut child = Command::new(envoy)
+            .arg("-c")
+            .arg(&cfg_path)
+            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+            .args(["--file-flush-interval-msec", "100"])
+            .arg("--log-path")
+            .arg(&log)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&up_log).unwrap())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("python3 for the echo upstream");
-        wait_for_port(up, &mut upstream, "echo upstream", &up_log);
-        let (mut child, log) = spawn_static(envoy, wasm, table_json, &dir, port, up, admin);
+            .expect("start envoy");
         wait_for_port(port, &mut child, "envoy", &log);
-        Gateway {
+        let gw = Gateway {
             port,
             admin,
             envoy: child,
             upstream,
+            wasm: wasm.to_path_buf(),
+            writes: 1,
             dir,
+        };
+        gw.wait_until(|g| g.ecds_stat("update_attempt") >= 1);
+        gw
+    }
+
+    /// Pushes a new table (replaces the table file) and waits until Envoy has accepted or
+    /// refused it. Returns whether it was accepted: from then on it decides the next request
+    /// on every connection.
+    pub fn push(&mut self, table_json: &str) -> bool {
+        let before = self.ecds_stat("update_success");
+        self.writes += 1;
+        let contents = table_file(
+            &self.wasm.display().to_string(),
+            table_json,
+            &self.writes.to_string(),
+        );
+        write_table_file(&self.dir.0.join("table"), &contents).unwrap();
+        let n = self.writes;
+        self.wait_until(|g| g.ecds_stat("update_attempt") >= n);
+        self.ecds_stat("update_success") > before
+    }
+
+    fn wait_until(&self, done: impl Fn(&Gateway) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "envoy did not settle; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A counter or gauge from the admin `/stats` (0 when absent).
+    pub fn stat(&self, name: &str) -> u64 {
+        stat(&send(self.admin, "GET", "/stats", &[]).body, name)
+    }
+
+    /// A counter of the table file's extension configuration (ECDS): `update_attempt`,
+    /// `update_success`, `update_rejected`, `config_reload`, `config_fail`, …
+    pub fn ecds_stat(&self, counter: &str) -> u64 {
+        self.stat(&format!("{ECDS_STATS}.{counter}"))
     }
 
     /// Envoy's log so far.
@@ -204,13 +289,25 @@ impl Gateway {
     pub fn admin_get(&self, path: &str) -> String {
         send(self.admin, "GET", path, &[]).body
     }
+
+    /// Whether the gateway's listener accepts connections.
+    pub fn listening(&self) -> bool {
+        listening(self.port)
+    }
+
+    /// Envoy's resident memory, in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.envoy.id())
+    }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for child in [&mut self.envoy, &mut self.upstream] {
-            let _ = child.kill();
-            let _ = child.wait();
+        let _ = self.envoy.kill();
+        let _ = self.envoy.wait();
+        if let Some(up) = &mut self.upstream {
+            let _ = up.kill();
+            let _ = up.wait();
         }
     }
 }
@@ -299,17 +396,8 @@ pub fn try_send_bytes(
 ) -> Option<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nhost: gatehouse.test\r\nconnection: close\r\n")
-            .into_bytes();
-    for (k, v) in headers {
-        req.extend_from_slice(format!("{k}: ").as_bytes());
-        req.extend_from_slice(v);
-        req.extend_from_slice(b"\r\n");
-    }
-    req.extend_from_slice(b"\r\n");
     // Envoy may answer (and close) before reading a large request to its end.
-    let _ = s.write_all(&req);
+    let _ = s.write_all(&request_head(method, path, headers, true));
     let raw = read_response(&mut s);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
@@ -380,230 +468,6 @@ pub fn listening(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
-/// What became of an Envoy started with a static configuration within `wait`.
-pub struct StaticStart {
-    /// Envoy's exit code, when it exited.
-    pub exit: Option<i32>,
-    /// Whether the gateway port accepted connections.
-    pub listening: bool,
-    pub log: String,
-}
-
-/// Starts Envoy with the filter holding `table_json` (which may be invalid or empty) in front
-/// of `upstream`, waits up to `wait` for it to exit or listen, then stops it.
-pub fn start_static(
-    envoy: &Path,
-    wasm: &Path,
-    table_json: &str,
-    upstream: u16,
-    wait: Duration,
-) -> StaticStart {
-    let dir = tempdir::Dir::new("static");
-    let (port, admin) = (free_port(), free_port());
-    let (mut child, log) = spawn_static(envoy, wasm, table_json, &dir, port, upstream, admin);
-    let deadline = Instant::now() + wait;
-    let mut out = StaticStart {
-        exit: None,
-        listening: false,
-        log: String::new(),
-    };
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            out.exit = Some(status.code().unwrap_or(-1));
-            break;
-        }
-        if listening(port) {
-            out.listening = true;
-            // Try a request through it: it must not reach the upstream.
-            let _ = std::panic::catch_unwind(|| send(port, "GET", "/dex/auth", &[]));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    out.log = std::fs::read_to_string(&log).unwrap_or_default();
-    out
-}
-
-/// Envoy whose listener (with the filter and its table) comes from a watched LDS file, so a
-/// test can push new tables the way a control plane does, without a restart: each push
-/// replaces the file atomically (a rename) and waits until Envoy has taken or refused it.
-pub struct DynamicGateway {
-    pub port: u16,
-    pub admin: u16,
-    envoy: Child,
-    upstream: Child,
-    up: u16,
-    wasm: PathBuf,
-    version: u64,
-    pub dir: tempdir::Dir,
-}
-
-impl DynamicGateway {
-    /// Starts Envoy with `table_json` as the first pushed table (which may be refused).
-    pub fn start(envoy: &Path, wasm: &Path, table_json: &str) -> DynamicGateway {
-        let dir = tempdir::Dir::new("lds");
-        let (port, admin, up) = (free_port(), free_port(), free_port());
-        let up_log = dir.0.join("upstream.log");
-        let mut upstream = Command::new("python3")
-            .arg(root().join("scripts/echo_upstream.py"))
-            .args(["--port", &up.to_string(), "--max-seconds", "600"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&up_log).unwrap())
-            .spawn()
-            .expect("python3 for the echo upstream");
-        wait_for_port(up, &mut upstream, "echo upstream", &up_log);
-        let lds_dir = dir.0.join("lds");
-        std::fs::create_dir_all(&lds_dir).unwrap();
-        write_lds(&lds_dir, 1, &listener(wasm, port, up, table_json));
-        let clusters = bootstrap(&EnvoyOptions {
-            wasm_path: wasm.display().to_string(),
-            table_json: String::new(),
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
-            upstream: SocketAddr::from(([127, 0, 0, 1], up)),
-            admin: None,
-        })["static_resources"]["clusters"]
-            .clone();
-        let boot = serde_json::json!({
-            "node": {"id": "gatehouse-test", "cluster": "gatehouse"},
-            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
-            "static_resources": {"clusters": clusters},
-            "dynamic_resources": {"lds_config": {
-                "path_config_source": {
-                    "path": lds_dir.join("lds.json").display().to_string(),
-                    "watched_directory": {"path": lds_dir.display().to_string()},
-                },
-                "resource_api_version": "V3",
-            }},
-        });
-        let cfg_path = dir.0.join("envoy.json");
-        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&boot).unwrap()).unwrap();
-        let log = dir.0.join("envoy.log");
-        let mut child = Command::new(envoy)
-            .arg("-c")
-            .arg(&cfg_path)
-            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
-            .args(["--file-flush-interval-msec", "100"])
-            .arg("--log-path")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start envoy");
-        wait_for_port(admin, &mut child, "envoy admin", &log);
-        let gw = DynamicGateway {
-            port,
-            admin,
-            envoy: child,
-            upstream,
-            up,
-            wasm: wasm.to_path_buf(),
-            version: 1,
-            dir,
-        };
-        gw.wait_for_attempts(1);
-        if gw.stat("listener_manager.lds.update_success") > 0 {
-            gw.wait_until(|g| g.stat("listener_manager.total_listeners_warming") == 0);
-        }
-        gw
-    }
-
-    /// Pushes a new table and waits until Envoy has accepted (and activated) or refused it.
-    /// Returns whether the update was accepted.
-    pub fn push(&mut self, table_json: &str) -> bool {
-        let before = self.stat("listener_manager.lds.update_success");
-        self.version += 1;
-        let l = listener(&self.wasm, self.port, self.up, table_json);
-        write_lds(&self.dir.0.join("lds"), self.version, &l);
-        self.wait_for_attempts(self.version);
-        let accepted = self.stat("listener_manager.lds.update_success") > before;
-        if accepted {
-            self.wait_until(|g| g.stat("listener_manager.total_listeners_warming") == 0);
-        }
-        accepted
-    }
-
-    fn wait_for_attempts(&self, n: u64) {
-        self.wait_until(|g| g.stat("listener_manager.lds.update_attempt") >= n);
-    }
-
-    fn wait_until(&self, done: impl Fn(&DynamicGateway) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "envoy did not settle; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// A counter or gauge from the admin `/stats` (0 when absent).
-    pub fn stat(&self, name: &str) -> u64 {
-        stat(&send(self.admin, "GET", "/stats", &[]).body, name)
-    }
-
-    /// Envoy's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
-    }
-
-    /// Envoy's log once `ready` holds for it, or as it is after `timeout`.
-    pub fn log_when(&self, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
-        poll_log(|| self.log(), timeout, ready)
-    }
-
-    /// Sends a request to the gateway.
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-        send(self.port, method, path, headers)
-    }
-
-    /// Whether the gateway's listener accepts connections.
-    pub fn listening(&self) -> bool {
-        listening(self.port)
-    }
-
-    /// Envoy's resident memory, in KiB, from /proc.
-    pub fn rss_kib(&self) -> u64 {
-        rss_kib(self.envoy.id())
-    }
-}
-
-impl Drop for DynamicGateway {
-    fn drop(&mut self) {
-        for child in [&mut self.envoy, &mut self.upstream] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The gateway listener as an LDS resource: the standalone configuration's listener, with the
-/// filter holding `table_json`.
-fn listener(wasm: &Path, port: u16, up: u16, table_json: &str) -> serde_json::Value {
-    let boot = bootstrap(&EnvoyOptions {
-        wasm_path: wasm.display().to_string(),
-        table_json: table_json.to_string(),
-        listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        upstream: SocketAddr::from(([127, 0, 0, 1], up)),
-        admin: None,
-    });
-    let mut listener = boot["static_resources"]["listeners"][0].clone();
-    listener["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener".into();
-    listener
-}
-
-/// Replaces `dir/lds.json` atomically (write, then rename: Envoy's watched directory sees a
-/// moved-in file) with one listener at `version`.
-fn write_lds(dir: &Path, version: u64, listener: &serde_json::Value) {
-    let lds = serde_json::json!({"version_info": version.to_string(), "resources": [listener]});
-    let tmp = dir.join(format!("lds.json.{version}"));
-    std::fs::write(&tmp, serde_json::to_vec(&lds).unwrap()).unwrap();
-    std::fs::rename(&tmp, dir.join("lds.json")).unwrap();
-}
-
 /// A value from admin `/stats` text (`name: value`); 0 when absent.
 pub fn stat(stats: &str, name: &str) -> u64 {
     stats
@@ -626,4 +490,24 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Renders one request head (HTTP/1.1) with these headers, exactly as given.
+pub(crate) fn request_head(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    close: bool,
+) -> Vec<u8> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: gatehouse.test\r\n").into_bytes();
+    if close {
+        req.extend_from_slice(b"connection: close\r\n");
+    }
+    for (k, v) in headers {
+        req.extend_from_slice(format!("{k}: ").as_bytes());
+        req.extend_from_slice(v);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    req
 }
