@@ -1,0 +1,153 @@
+//! Security behaviour through a real Envoy that the hostile corpora cannot show with one
+//! request each: host-scoped public paths (the request's `Host` / `:authority` decides),
+//! a key retired while tokens it verified sit in the verified-token cache, and the `Allow`
+//! header of a `405 method_not_allowed`, over HTTP/1.1 and HTTP/2.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gatehouse::{compile_dir, table_json, CompileOptions};
+use gatehouse_filter::token::mint::{sign_jwt, SigningKey};
+use harness::{prerequisites, root, send_h2, Gateway, H2Connection, KeepAlive};
+use serde_json::{json, Value};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The table of `policies/`, as JSON, for a test to change.
+fn policies_table() -> Value {
+    let compiled = compile_dir(&root().join("policies"), &CompileOptions { now: now() }).unwrap();
+    serde_json::from_str(&table_json(&compiled.table)).unwrap()
+}
+
+fn dex_token(email: &str) -> String {
+    let pem = std::fs::read_to_string(root().join("testdata/keys/dex-rsa.key.pem")).unwrap();
+    let key = SigningKey::from_pem(&pem).unwrap();
+    let t = now();
+    let claims = json!({"iss": "https://dex.example.com", "aud": "kubeflow-oidc-authservice",
+        "email": email, "email_verified": true, "iat": t, "exp": t + 600});
+    sign_jwt(&key, "RS256", &json!({"kid": "dex-1"}), &claims).unwrap()
+}
+
+#[test]
+fn public_paths_scoped_to_a_host_are_public_on_that_host_only() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let mut table = policies_table();
+    let mut scoped = 0;
+    for r in table["routes"].as_array_mut().unwrap() {
+        if r["path"] == "/dex/**" {
+            r["hosts"] = json!(["dex.example.com"]);
+            scoped += 1;
+        }
+    }
+    assert_eq!(scoped, 1, "policies/ has one public /dex/ path");
+    let gw = Gateway::start(&envoy, &wasm, &table.to_string());
+    for host in ["dex.example.com", "DEX.example.com:8080"] {
+        let r = gw.send("GET", "/dex/auth", &[("host", host)]);
+        assert_eq!(r.status, 200, "HTTP/1.1 {host}: {}", r.body);
+        let r = send_h2(gw.port, "GET", "/dex/auth", &[(":authority", host)]);
+        assert_eq!(r.status, 200, "HTTP/2 {host}: {}", r.body);
+        assert!(r.upstream_header("kubeflow-userid").is_empty());
+    }
+    for host in [
+        "kubeflow.example.com",
+        "dex.example.com.evil.net",
+        "evil-dex.example.com",
+    ] {
+        let r = gw.send("GET", "/dex/auth", &[("host", host)]);
+        assert_eq!(
+            (r.status, r.reason().as_str()),
+            (401, "no_identity"),
+            "HTTP/1.1 {host}"
+        );
+        let r = send_h2(gw.port, "GET", "/dex/auth", &[(":authority", host)]);
+        assert_eq!(
+            (r.status, r.reason().as_str()),
+            (401, "no_identity"),
+            "HTTP/2 {host}"
+        );
+    }
+}
+
+#[test]
+fn a_retired_key_stops_cached_tokens_on_open_connections() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let mut table = policies_table();
+    let retire_at = now() + 4;
+    for issuer in table["issuers"].as_array_mut().unwrap() {
+        if issuer["name"] == "dex" {
+            for key in issuer["keys"].as_array_mut().unwrap() {
+                key["not_after"] = json!(retire_at);
+            }
+        }
+    }
+    let gw = Gateway::start(&envoy, &wasm, &table.to_string());
+    let auth = format!("Bearer {}", dex_token("alice@example.com"));
+    let headers = [("authorization", auth.as_str())];
+    let path = "/notebook/alice/nb/";
+    let mut h1 = KeepAlive::open(gw.port);
+    let mut h2 = H2Connection::open(gw.port);
+    // Verified once, then served from the cache, on both connections.
+    for _ in 0..2 {
+        assert_eq!(h1.send("GET", path, &headers).status, 200);
+        assert_eq!(h2.send("GET", path, &headers).status, 200);
+    }
+    let stats = gw.admin_get("/stats/prometheus");
+    let hits = stats
+        .lines()
+        .find(|l| l.starts_with("gatehouse_token_cache_hit"))
+        .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok());
+    assert!(hits.is_some_and(|h| h >= 2), "the token is cached: {stats}");
+    while now() <= retire_at {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The token's own exp is ten minutes away; its key is retired: refused at once.
+    for r in [
+        h1.send("GET", path, &headers),
+        h2.send("GET", path, &headers),
+        gw.send("GET", path, &headers),
+    ] {
+        assert_eq!(
+            (r.status, r.reason().as_str()),
+            (401, "unknown_kid"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn unlisted_methods_get_405_with_allow_over_both_protocols() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let gw = Gateway::start(&envoy, &wasm, &policies_table().to_string());
+    let auth = format!("Bearer {}", dex_token("carol@example.com"));
+    let path = "/serving/v1/namespaces/models/apis/fraud-model";
+    for method in ["PATCH", "PROPFIND"] {
+        let h1 = gw.send(method, path, &[("authorization", &auth)]);
+        let h2 = send_h2(gw.port, method, path, &[("authorization", &auth)]);
+        for (proto, r) in [("HTTP/1.1", h1), ("HTTP/2", h2)] {
+            assert_eq!(
+                (r.status, r.reason().as_str()),
+                (405, "method_not_allowed"),
+                "{proto} {method}"
+            );
+            assert_eq!(
+                r.header("allow"),
+                Some("DELETE, GET, HEAD, POST, PUT"),
+                "{proto} {method}"
+            );
+        }
+    }
+}
