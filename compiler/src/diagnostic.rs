@@ -2,9 +2,13 @@
 //! value), and the fix where it is obvious. Rendered for humans (rustc style, with the source
 //! line) or as JSON (`--error-format json`).
 
+mod source;
+
 use std::fmt::{self, Write as _};
 
 use serde::Serialize;
+
+pub use source::{attach_sources, SourceLine};
 
 use crate::yaml::Span;
 
@@ -35,9 +39,10 @@ pub struct Diagnostic {
     pub column: usize,
     /// One-line suggestion, when the fix is obvious.
     pub hint: Option<Box<str>>,
-    /// The source line the position points into, for the human rendering.
+    /// The source line the position points into (cut around the column when long), for the
+    /// human rendering; see [`attach_sources`].
     #[serde(skip)]
-    pub source_line: Option<Box<str>>,
+    pub source_line: Option<Box<SourceLine>>,
 }
 
 impl Diagnostic {
@@ -112,14 +117,17 @@ impl fmt::Display for Diagnostic {
         if !loc.is_empty() {
             writeln!(f, "{gutter}--> {loc}")?;
         }
-        if let (Some(src), true) = (&self.source_line, self.line > 0 && self.column > 0) {
-            let col = self.column - 1;
-            let width = token_width(src, col);
+        if let (Some(shown), true) = (&self.source_line, self.line > 0 && self.column > 0) {
+            let width = token_width(&shown.text, shown.column);
+            let (before, after) = (
+                if shown.cut_before { "…" } else { "" },
+                if shown.cut_after { "…" } else { "" },
+            );
             writeln!(f, "{gutter} |")?;
-            writeln!(f, "{} | {}", self.line, src)?;
-            let pad: String = src
+            writeln!(f, "{} | {before}{}{after}", self.line, shown.text)?;
+            let pad: String = before
                 .chars()
-                .take(col)
+                .chain(shown.text.chars().take(shown.column))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             writeln!(f, "{gutter} | {pad}{}", "^".repeat(width))?;
@@ -258,5 +266,14 @@ mod tests {
         assert_eq!(token_width("  role: develper # x", 8), 8);
         assert_eq!(token_width("  role: \"a b\"", 8), 5);
         assert_eq!(token_width("  rol: x", 2), 3);
+    }
+
+    #[test]
+    fn json_carries_no_source_line() {
+        let line = "x".repeat(200_000);
+        let mut d = Diagnostic::error("invalid-value", "f.yaml", Span { line: 1, column: 9 }, "x");
+        d.source_line = Some(Box::new(SourceLine::new(&line, 8)));
+        let json = render_json(&[d]);
+        assert!(json.len() < 300, "{json}");
     }
 }

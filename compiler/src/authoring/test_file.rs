@@ -128,11 +128,9 @@ pub fn load(root: &Path) -> Result<Vec<Case>, Vec<Diagnostic>> {
                     }
                 }
             }
-            Err(e) => diags.push(Diagnostic::error("yaml-syntax", &file, e.span, e.message)),
+            Err(e) => diags.push(e.diagnostic(&file)),
         }
-        for d in &mut diags[before..] {
-            d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(Box::from);
-        }
+        crate::diagnostic::attach_sources(&mut diags[before..], |_| Some(text.as_str()));
     }
     crate::diagnostic::sort(&mut diags);
     if diags.is_empty() {

@@ -200,11 +200,9 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
             }
         }
     };
-    for d in &mut diags {
-        if let Some(text) = loaded.sources.get(&d.file) {
-            d.source_line = text.lines().nth(d.line.wrapping_sub(1)).map(Box::from);
-        }
-    }
+    diagnostic::attach_sources(&mut diags, |file| {
+        loaded.sources.get(file).map(String::as_str)
+    });
     diagnostic::sort(&mut diags);
     match table {
         Some(table) if !diags.iter().any(Diagnostic::is_error) => Ok(Compiled {

@@ -175,10 +175,7 @@ pub fn load_dir(root: &Path) -> Loaded {
                     load_document(doc, &mut loaded);
                 }
             }
-            Err(e) => loaded.diagnostics.push(
-                Diagnostic::error("yaml-syntax", &file, e.span, e.message)
-                    .with_hint("check the indentation and quoting around this position"),
-            ),
+            Err(e) => loaded.diagnostics.push(e.diagnostic(&file)),
         }
         loaded.sources.insert(file, text);
     }

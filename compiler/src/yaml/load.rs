@@ -1,33 +1,76 @@
-//! Parsing YAML text into [`Node`]s with positions, from `yaml-rust2`'s marked events.
+//! Parsing YAML text into [`Node`]s with positions, from `yaml-rust2`'s marked events, under
+//! the [`Limits`] of one document: aliases are refused and nodes and depth are counted as the
+//! events arrive, before anything is built from them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::Yaml;
 
+use super::limits::{self, Limits};
 use super::node::{Node, NodeValue, Span};
+use crate::diagnostic::Diagnostic;
 
-/// A YAML syntax error.
+/// A YAML text the loader refuses: a syntax error, a duplicate key, an alias, or a document
+/// over [`MAX_NODES`](super::MAX_NODES) nodes or [`MAX_DEPTH`](super::MAX_DEPTH) levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    /// Diagnostic code: `yaml-syntax`, `yaml-alias` or `yaml-limit`.
+    pub code: &'static str,
     /// Where.
     pub span: Span,
     /// What (lowercase).
     pub message: String,
+    /// The fix, when it is obvious.
+    pub hint: Option<String>,
+}
+
+impl SyntaxError {
+    /// The error as a diagnostic in `file`.
+    pub fn diagnostic(&self, file: &str) -> Diagnostic {
+        Diagnostic::error(self.code, file, self.span, self.message.clone())
+            .with_hint_opt(self.hint.clone())
+    }
+
+    fn syntax(span: Span, message: String) -> Self {
+        let hint = if message.contains("anchor or alias") {
+            "`*` and `&` start a yaml alias or anchor: quote a literal one, e.g. `\"*\"`"
+        } else {
+            "check the indentation and quoting around this position"
+        };
+        SyntaxError {
+            code: "yaml-syntax",
+            span,
+            message,
+            hint: Some(hint.to_string()),
+        }
+    }
 }
 
 enum Frame {
     Seq(Vec<Node>, Span, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
+    Map(MapFrame),
 }
 
-#[derive(Default)]
-struct Builder {
+struct MapFrame {
+    entries: Vec<(Node, Node)>,
+    /// Text of every scalar key so far, to find duplicates without a quadratic scan.
+    keys: HashSet<String>,
+    pending: Option<Node>,
+    span: Span,
+    anchor: usize,
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    limits: Limits,
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
-    error: Option<SyntaxError>,
+    /// Where each anchored value starts, for the message when an alias names it.
+    anchors: HashMap<usize, Span>,
+    /// Nodes in the current document.
+    nodes: usize,
 }
 
 fn span_of(m: Marker) -> Span {
@@ -52,89 +95,126 @@ fn scalar(text: String, style: TScalarStyle, tagged_str: bool) -> NodeValue {
     }
 }
 
-impl Builder {
-    fn push(&mut self, node: Node, anchor: usize) {
+impl Builder<'_> {
+    fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, node.span);
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, pending, _, _)) => match pending.take() {
-                None => *pending = Some(node),
+            Some(Frame::Map(map)) => match map.pending.take() {
+                None => map.pending = Some(node),
                 Some(key) => {
-                    let text = key.key_text();
-                    if text.is_some() && entries.iter().any(|(k, _)| k.key_text() == text) {
-                        if self.error.is_none() {
-                            self.error = Some(SyntaxError {
-                                span: key.span,
-                                message: format!(
-                                    "duplicate key `{}` in mapping",
-                                    text.unwrap_or_default()
-                                ),
-                            });
+                    if let Some(text) = key.key_text() {
+                        if map.keys.contains(&text) {
+                            return Err(SyntaxError::syntax(
+                                key.span,
+                                format!("duplicate key `{text}` in mapping"),
+                            ));
                         }
-                    } else {
-                        entries.push((key, node));
+                        map.keys.insert(text);
                     }
+                    map.entries.push((key, node));
                 }
             },
         }
+        Ok(())
     }
-}
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+    /// Counts one more node of the document, starting at `span`.
+    fn count(&mut self, span: Span) -> Result<(), SyntaxError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(limits::too_many_nodes(span, self.limits.max_nodes));
+        }
+        Ok(())
+    }
+
+    /// Opens a sequence or mapping at `span`.
+    fn open(&mut self, frame: Frame, span: Span) -> Result<(), SyntaxError> {
+        self.count(span)?;
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(limits::too_deep(span, self.limits.max_depth));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: Event, mark: Marker) -> Result<(), SyntaxError> {
         let span = span_of(mark);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count(span)?;
                 let tagged_str = tag.is_some_and(|t| t.suffix == "str");
                 let value = scalar(text, style, tagged_str);
-                self.push(Node { value, span }, anchor);
+                self.push(Node { value, span }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq(Vec::new(), span, anchor))
+                self.open(Frame::Seq(Vec::new(), span, anchor), span)
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map(Vec::new(), None, span, anchor));
+                let map = MapFrame {
+                    entries: Vec::new(),
+                    keys: HashSet::new(),
+                    pending: None,
+                    span,
+                    anchor,
+                };
+                self.open(Frame::Map(map), span)
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (value, span, anchor) = match self.stack.pop() {
                     Some(Frame::Seq(items, span, a)) => (NodeValue::Seq(items), span, a),
-                    Some(Frame::Map(entries, _, span, a)) => (NodeValue::Map(entries), span, a),
-                    None => return,
+                    Some(Frame::Map(m)) => (NodeValue::Map(m.entries), m.span, m.anchor),
+                    None => return Ok(()),
                 };
-                self.push(Node { value, span }, anchor);
+                self.push(Node { value, span }, anchor)
             }
-            Event::Alias(id) => {
-                let value = self
-                    .anchors
-                    .get(&id)
-                    .map_or(NodeValue::Null, |n| n.value.clone());
-                self.push(Node { value, span }, 0);
+            // INVARIANT: an alias is never expanded, so a document's nodes are never more than
+            // the nodes written in it (the "billion laughs" shape cannot grow).
+            Event::Alias(id) => Err(limits::alias_refused(
+                self.text,
+                span,
+                self.anchors.get(&id).copied(),
+            )),
+            Event::DocumentStart => {
+                self.nodes = 0;
+                self.anchors.clear();
+                Ok(())
             }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
         }
     }
 }
 
-/// Parses every document of a YAML text. Empty documents are left out.
+/// Parses every document of a YAML text, refusing aliases and documents over
+/// [`MAX_NODES`](super::MAX_NODES) nodes or [`MAX_DEPTH`](super::MAX_DEPTH) levels. Empty
+/// documents are left out. Stops at the first error.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
-    let mut builder = Builder::default();
+    parse_with(text, Limits::POLICY)
+}
+
+fn parse_with(text: &str, limits: Limits) -> Result<Vec<Node>, SyntaxError> {
+    let mut builder = Builder {
+        text,
+        limits,
+        stack: Vec::new(),
+        docs: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
+    // The events are pulled one by one rather than through `Parser::load`, which recurses once
+    // per nesting level before any depth could be checked.
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let m = e.marker();
-        return Err(SyntaxError {
-            span: span_of(*m),
-            message: format!("invalid yaml: {}", e.info()),
-        });
-    }
-    if let Some(e) = builder.error {
-        return Err(e);
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| {
+            SyntaxError::syntax(span_of(*e.marker()), format!("invalid yaml: {}", e.info()))
+        })?;
+        if ev == Event::StreamEnd {
+            break;
+        }
+        builder.on_event(ev, mark)?;
     }
     Ok(builder
         .docs
@@ -146,6 +226,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::limits::MAX_DEPTH;
     use super::*;
 
     #[test]
@@ -166,5 +247,114 @@ mod tests {
         let e = parse_documents("a: 1\na: 2\n").unwrap_err();
         assert_eq!(e.span, Span { line: 2, column: 1 });
         assert!(e.message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings() {
+        let mut text: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k49999: again\n");
+        let e = parse_documents(&text).unwrap_err();
+        assert_eq!(e.span.line, 50_001);
+        assert_eq!(e.message, "duplicate key `k49999` in mapping");
+    }
+
+    #[test]
+    fn aliases_are_refused_where_they_are_written() {
+        let e = parse_documents("a: &x [1, 2]\nb:\n  - 3\n  - *x\n").unwrap_err();
+        assert_eq!(e.code, "yaml-alias");
+        assert_eq!(e.span, Span { line: 4, column: 5 });
+        assert_eq!(e.message, "yaml alias `*x` is not accepted");
+        assert!(
+            e.hint.as_deref().unwrap().contains("`&x` at line 1"),
+            "{e:?}"
+        );
+        // A merge key is an alias too.
+        let e = parse_documents("base: &base {a: 1}\nc:\n  <<: *base\n").unwrap_err();
+        assert_eq!((e.code, e.span.line, e.span.column), ("yaml-alias", 3, 7));
+        // A long alias name is cut in the message.
+        let name = "n".repeat(10_000);
+        let e = parse_documents(&format!("a: &{name} 1\nb: *{name}\n")).unwrap_err();
+        assert!(e.message.len() < 100, "{}", e.message);
+    }
+
+    #[test]
+    fn anchors_without_aliases_and_stars_in_scalars_are_plain_values() {
+        let text = "\
+a: &one 1
+namespaces: [\"*\", '*', \"&x\"]
+list:
+  - '*'
+  - \"*\"
+  - a*b
+  - x &y *z
+path: /api/*/v1/**
+";
+        let docs = parse_documents(text).unwrap();
+        let d = &docs[0];
+        assert_eq!(d.get("a").unwrap().value, NodeValue::Int(1));
+        let ns = d.get("namespaces").unwrap();
+        assert_eq!(ns.index(0).unwrap().as_str(), Some("*"));
+        assert_eq!(ns.index(1).unwrap().as_str(), Some("*"));
+        assert_eq!(ns.index(2).unwrap().as_str(), Some("&x"));
+        let list = d.get("list").unwrap();
+        let items: Vec<_> = (0..4).map(|i| list.index(i).unwrap().as_str()).collect();
+        assert_eq!(items, [Some("*"), Some("*"), Some("a*b"), Some("x &y *z")]);
+        assert_eq!(d.get("path").unwrap().as_str(), Some("/api/*/v1/**"));
+    }
+
+    #[test]
+    fn an_unquoted_star_gets_a_quoting_hint() {
+        let e = parse_documents("namespaces: [*]\n").unwrap_err();
+        assert_eq!(e.code, "yaml-syntax");
+        assert!(e.hint.unwrap().contains("`\"*\"`"));
+    }
+
+    #[test]
+    fn nodes_are_counted_per_document() {
+        let limits = Limits {
+            max_nodes: 8,
+            max_depth: 8,
+        };
+        // The mapping, 2 keys, a scalar, a sequence and its 3 items: 8 nodes, at the limit.
+        let eight = "a: 1\nb: [1, 2, 3]\n";
+        assert_eq!(parse_with(eight, limits).unwrap().len(), 1);
+        // The limit is per document.
+        assert_eq!(
+            parse_with(&format!("{eight}---\n{eight}"), limits)
+                .unwrap()
+                .len(),
+            2
+        );
+        let e = parse_with("a: 1\nb: [1, 2, 3, 4]\n", limits).unwrap_err();
+        assert_eq!(e.code, "yaml-limit");
+        assert_eq!(
+            e.span,
+            Span {
+                line: 2,
+                column: 14
+            }
+        );
+        assert_eq!(e.message, "yaml document holds more than 8 nodes");
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_the_parser_recurses() {
+        let limits = Limits {
+            max_nodes: 1_000,
+            max_depth: 3,
+        };
+        assert!(parse_with("a:\n  b: [1]\n", limits).is_ok());
+        let e = parse_with("a:\n  b: [[1]]\n", limits).unwrap_err();
+        assert_eq!(
+            (e.code, e.span),
+            ("yaml-limit", Span { line: 2, column: 7 })
+        );
+        assert_eq!(e.message, "yaml nested deeper than 3 levels");
+        // Block sequences nest two characters a level: 200,000 levels in 400 KB, far past what
+        // `Parser::load` could recurse through.
+        let deep = "- ".repeat(200_000) + "x\n";
+        let e = parse_documents(&deep).unwrap_err();
+        assert_eq!(e.code, "yaml-limit");
+        assert_eq!(e.span.column, 2 * MAX_DEPTH + 1);
     }
 }

@@ -1,11 +1,14 @@
 //! Spanned YAML loading: policy files → documents whose every value knows its file, line and
-//! column, and serde decoding whose errors point at the offending value.
+//! column, and serde decoding whose errors point at the offending value. Loading is bounded:
+//! no aliases, and at most [`MAX_NODES`] nodes and [`MAX_DEPTH`] levels per document.
 
+mod limits;
 mod load;
 mod node;
 
 use serde::de::DeserializeOwned;
 
+pub use limits::{MAX_DEPTH, MAX_NODES};
 pub use load::{parse_documents, SyntaxError};
 pub use node::{IntoStep, Node, NodeValue, Span, Step};
 

@@ -1,0 +1,195 @@
+//! Hostile policy YAML: alias bombs are refused at their first alias, in bounded time and
+//! memory, with exit code 1; `*` in quoted and plain scalars stays an ordinary value; a
+//! diagnostic on a 200 KB line shows a window of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{gatehouse, root};
+use gatehouse::diagnostic::{render_human, render_json, Diagnostic};
+use gatehouse::{compile_dir, CompileOptions};
+
+/// 2026-06-01T00:00:00Z.
+const NOW: u64 = 1_780_272_000;
+
+fn compile(dir: &Path) -> Result<gatehouse::Compiled, Vec<Diagnostic>> {
+    compile_dir(dir, &CompileOptions { now: NOW })
+}
+
+/// A policy directory holding `files` (name, text).
+fn policy_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    tmp
+}
+
+/// A "billion laughs" Profile: `levels` levels of `fan` aliases each in a label value.
+fn alias_bomb(levels: usize, fan: usize) -> String {
+    let mut text = String::from(
+        "apiVersion: kubeflow.org/v1\nkind: Profile\nmetadata:\n  name: laughs\n  labels:\n    a0: &a0 \"lol\"\n",
+    );
+    for i in 1..=levels {
+        let refs = vec![format!("*a{}", i - 1); fan].join(",");
+        text += &format!("    a{i}: &a{i} [{refs}]\n");
+    }
+    text + "spec:\n  owner:\n    kind: User\n    name: laughs@example.com\n"
+}
+
+fn only_error(diags: &[Diagnostic]) -> &Diagnostic {
+    assert_eq!(diags.len(), 1, "{}", render_human(diags));
+    &diags[0]
+}
+
+#[test]
+fn an_alias_bomb_is_refused_at_its_first_alias() {
+    let bomb = alias_bomb(9, 10);
+    assert!(bomb.len() < 1200, "{} bytes", bomb.len());
+    let dir = policy_dir(&[("bomb.yaml", &bomb)]);
+    let diags = compile(dir.path()).err().unwrap();
+    let d = only_error(&diags);
+    assert_eq!(d.code, "yaml-alias");
+    assert_eq!(d.location(), "bomb.yaml:7:14");
+    assert_eq!(d.message, "yaml alias `*a0` is not accepted");
+    assert!(d.hint.as_deref().unwrap().contains("`&a0` at line 6"));
+    // The binary: exit 1 (invalid input), the diagnostic in both formats.
+    let path = dir.path().to_str().unwrap();
+    let o = gatehouse(&["compile", path]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[yaml-alias]: yaml alias `*a0` is not accepted"));
+    assert!(stderr.contains(" --> bomb.yaml:7:14\n"), "{stderr}");
+    assert!(o.stdout.is_empty());
+    let o = gatehouse(&["compile", path, "--error-format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(json[0]["code"], "yaml-alias");
+    assert_eq!(
+        (&json[0]["line"], &json[0]["column"]),
+        (&7.into(), &14.into())
+    );
+}
+
+#[test]
+fn the_alias_bomb_of_testdata_is_refused() {
+    let bomb =
+        std::fs::read_to_string(root().join("testdata/hostile/yaml/alias-bomb.yaml")).unwrap();
+    let dir = policy_dir(&[("alias-bomb.yaml", &bomb)]);
+    let diags = compile(dir.path()).err().unwrap();
+    let d = only_error(&diags);
+    assert_eq!(
+        (d.code, d.location().as_str()),
+        ("yaml-alias", "alias-bomb.yaml:10:14")
+    );
+}
+
+#[test]
+fn a_single_alias_is_refused_and_an_anchor_alone_is_a_value() {
+    let list = "\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: gatehouse.dev/v1alpha1
+    kind: Binding
+    metadata: {name: one}
+    spec:
+      role: developer
+      subjects: &team [{kind: User, name: ann@example.com}]
+      namespaces: [\"*\"]
+  - apiVersion: gatehouse.dev/v1alpha1
+    kind: Binding
+    metadata: {name: two}
+    spec:
+      role: read_only
+      subjects: *team
+      namespaces: ['*']
+";
+    let dir = policy_dir(&[("list.yaml", list)]);
+    let diags = compile(dir.path()).err().unwrap();
+    let d = only_error(&diags);
+    assert_eq!(
+        (d.code, d.location().as_str()),
+        ("yaml-alias", "list.yaml:16:17")
+    );
+    let written_out = list.replace("*team", "[{kind: Group, name: team}]");
+    let dir = policy_dir(&[("list.yaml", &written_out)]);
+    compile(dir.path()).unwrap_or_else(|d| panic!("{}", render_human(&d)));
+}
+
+#[test]
+fn stars_in_quoted_and_plain_scalars_are_values() {
+    let policy = "\
+apiVersion: gatehouse.dev/v1alpha1
+kind: Binding
+metadata:
+  name: everywhere
+  annotations:
+    note: a*b &c *d
+spec:
+  role: read_only
+  subjects: [{kind: Group, name: analysts}]
+  namespaces: [\"*\"]
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Binding
+metadata:
+  name: everywhere-too
+spec:
+  role: developer
+  subjects:
+    - kind: User
+      name: ann@example.com
+  namespaces:
+    - '*'
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: RouteMap
+metadata:
+  name: extra
+spec:
+  routes:
+    - path: /extra/*/{namespace}/**
+      access: authenticated
+";
+    let dir = policy_dir(&[("p.yaml", policy)]);
+    let compiled = compile(dir.path()).unwrap_or_else(|d| panic!("{}", render_human(&d)));
+    let everywhere = &compiled.table.grants["*"];
+    assert!(everywhere.contains_key("group:analysts"), "{everywhere:?}");
+    assert!(
+        everywhere.contains_key("user:ann@example.com"),
+        "{everywhere:?}"
+    );
+}
+
+#[test]
+fn a_diagnostic_on_a_200_kb_line_shows_a_window_of_it() {
+    let note = "é".repeat(100_000);
+    let policy = format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Binding\nmetadata: {{name: wide, annotations: {{note: \"{note}\"}}, lables: {{}}}}\nspec:\n  role: read_only\n  subjects: [{{kind: Group, name: analysts}}]\n  namespaces: [\"*\"]\n"
+    );
+    assert!(policy.len() > 200_000);
+    let dir = policy_dir(&[("wide.yaml", &policy)]);
+    let diags = compile(dir.path()).err().unwrap();
+    let d = only_error(&diags);
+    let column = "metadata: {name: wide, annotations: {note: \"".len() + 100_000 + 5;
+    assert_eq!((d.code, d.line, d.column), ("unknown-field", 3, column));
+    let human = render_human(&diags);
+    assert!(human.lines().all(|l| l.chars().count() <= 130), "{human}");
+    let lines: Vec<&str> = human.lines().collect();
+    let (src, caret) = (lines[3], lines[4]);
+    assert!(
+        src.starts_with("3 | …é") && src.ends_with("lables: {}}"),
+        "{src}"
+    );
+    let at = caret.chars().position(|c| c == '^').unwrap();
+    let under: String = src.chars().skip(at).take(6).collect();
+    assert_eq!(under, "lables");
+    assert_eq!(caret.trim_end().chars().count() - at, "lables".len());
+    // JSON carries the position, never the line.
+    let json = render_json(&diags);
+    assert!(json.len() < 1000, "{json}");
+    assert!(json.contains(&format!("\"column\": {column}")));
+}
