@@ -12,6 +12,8 @@ for c in cases:
     e = c["expect"]
     if "envoy" in c:
         e += " (Envoy: %s)" % c["envoy"]
+    if "envoy_h2" in c:
+        e += " (Envoy, HTTP/2: %s)" % c["envoy_h2"]
     if c.get("issuer"):
         e += " [extra]"
     out.append("| `%s` | `%s` | %s |" % (c["name"], e, c["why"].replace("|", "\\|")))
