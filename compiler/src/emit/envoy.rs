@@ -272,7 +272,7 @@ fn write_table(
 /// Runs `gatehouse emit envoy`: writes the table file into `--table-dir` and returns the
 /// bootstrap as YAML.
 pub fn emit(args: &super::EnvoyArgs) -> Result<String, EmitFailure> {
-    let (_, table_dir) = write_table(&args.wasm, &args.table, &args.table_dir)?;
+    let (_, table_dir) = write_table(&args.file.wasm, &args.file.table, &args.file.table_dir)?;
     let config = bootstrap(&EnvoyOptions {
         table_dir,
         listen: args.listen,
@@ -285,7 +285,7 @@ pub fn emit(args: &super::EnvoyArgs) -> Result<String, EmitFailure> {
 /// Runs `gatehouse emit envoy-table`: replaces the table file in `--table-dir` (Envoy applies
 /// it to the next request on every connection) and returns its path.
 pub fn emit_table(args: &super::EnvoyTableArgs) -> Result<PathBuf, EmitFailure> {
-    let (_, table_dir) = write_table(&args.wasm, &args.table, &args.table_dir)?;
+    let (_, table_dir) = write_table(&args.file.wasm, &args.file.table, &args.file.table_dir)?;
     Ok(table_dir.join(TABLE_FILE))
 }
 

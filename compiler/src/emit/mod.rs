@@ -81,9 +81,10 @@ pub struct EnvoyFilterArgs {
     pub port: Option<u32>,
 }
 
-/// Arguments of `gatehouse emit envoy`.
+/// The table file of the standalone configuration: what `emit envoy` and `emit envoy-table`
+/// both write.
 #[derive(Debug, clap::Args)]
-pub struct EnvoyArgs {
+pub struct TableFileArgs {
     /// The filter's `.wasm` file (its path, made absolute, goes into the table file).
     #[arg(long)]
     pub wasm: PathBuf,
@@ -94,6 +95,14 @@ pub struct EnvoyArgs {
     /// watches it, and `emit envoy-table` replaces the file in it.
     #[arg(long)]
     pub table_dir: PathBuf,
+}
+
+/// Arguments of `gatehouse emit envoy`.
+#[derive(Debug, clap::Args)]
+pub struct EnvoyArgs {
+    /// The table file.
+    #[command(flatten)]
+    pub file: TableFileArgs,
     /// Listener address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -105,18 +114,13 @@ pub struct EnvoyArgs {
     pub admin: Option<SocketAddr>,
 }
 
-/// Arguments of `gatehouse emit envoy-table`.
+/// Arguments of `gatehouse emit envoy-table`: the `--table-dir` given to `emit envoy`, the
+/// new table, and the filter's `.wasm` (as given to `emit envoy`, or a new module).
 #[derive(Debug, clap::Args)]
 pub struct EnvoyTableArgs {
-    /// The filter's `.wasm` file, as given to `emit envoy` (or a new module).
-    #[arg(long)]
-    pub wasm: PathBuf,
-    /// The compiled table (`gatehouse compile -o`).
-    #[arg(long)]
-    pub table: PathBuf,
-    /// The `--table-dir` given to `emit envoy`.
-    #[arg(long)]
-    pub table_dir: PathBuf,
+    /// The table file.
+    #[command(flatten)]
+    pub file: TableFileArgs,
 }
 
 /// Runs `gatehouse emit …`.
