@@ -151,3 +151,46 @@ fn unlisted_methods_get_405_with_allow_over_both_protocols() {
         }
     }
 }
+
+#[test]
+fn refused_paths_reach_the_log_escaped_and_without_query_values() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let gw = Gateway::start(&envoy, &wasm, &policies_table().to_string());
+    let r = gw.send("GET", "/notebook/alice%2fbob/x?token=s3cret", &[]);
+    assert_eq!((r.status, r.reason().as_str()), (400, "bad_path"));
+    let r = gw.send(
+        "GET",
+        "/pipeline/apis/v2beta1/runs?namespace=alice&namespace[]=bob&key=s3cret",
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.reason().as_str()),
+        (400, "ambiguous_namespace")
+    );
+    let log = gw.log_when(Duration::from_secs(10), |l| {
+        l.matches("\"gatehouse\":\"deny\"").count() >= 2
+    });
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"gatehouse\":\"deny\""))
+        .collect();
+    eprintln!("{}", lines.join("\n"));
+    assert!(
+        lines[0].contains(r#""path":"/notebook/alice%2fbob/x""#),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(r#""path":"/pipeline/apis/v2beta1/runs""#),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains(r#""detail":"query parameters: namespace,namespace[],key""#),
+        "{}",
+        lines[1]
+    );
+    assert!(!log.contains("s3cret"));
+}

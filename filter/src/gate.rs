@@ -139,7 +139,19 @@ pub fn on_request<H: Host>(
         .and_then(|v| std::str::from_utf8(v).ok())
         .unwrap_or("");
     let Some(raw_path) = value(":path").and_then(|v| std::str::from_utf8(v).ok()) else {
-        return deny(host, Some(engine), DenyReason::BadPath, &Context::default());
+        let shown = value(":path").map(shown_path);
+        let ctx = Context {
+            path: shown.as_deref(),
+            ..Context::default()
+        };
+        return deny(host, Some(engine), DenyReason::BadPath, &ctx);
+    };
+    // Denials before the path is judged log what was refused: the raw path (no query),
+    // escaped and cut, and for query denials the parameter names (never their values).
+    let refused_path = |reason: DenyReason| {
+        let path = shown_path(raw_path.as_bytes());
+        let detail = (reason == DenyReason::AmbiguousNamespace).then(|| query_names(raw_path));
+        (path, detail)
     };
     // INVARIANT: a request that asks the upstream to act as another method than the one
     // judged is refused (a matching override is only removed).
@@ -147,25 +159,32 @@ pub fn on_request<H: Host>(
         .iter()
         .any(|v| !v.trim_ascii().eq_ignore_ascii_case(method.as_bytes()))
     {
-        return deny(
-            host,
-            Some(engine),
-            DenyReason::MethodOverride,
-            &Context::default(),
-        );
+        let (path, _) = refused_path(DenyReason::MethodOverride);
+        let ctx = Context {
+            path: Some(&path),
+            detail: Some("a method override header names another method"),
+            ..Context::default()
+        };
+        return deny(host, Some(engine), DenyReason::MethodOverride, &ctx);
     }
     let authority = value(":authority")
         .or_else(|| value("host"))
         .and_then(|v| std::str::from_utf8(v).ok());
     let pre = match engine.preflight_at(method, authority, raw_path) {
         Ok(p) => p,
-        Err(DenyReason::MethodNotAllowed) => {
-            let allow = engine.allowed_methods(authority, raw_path).join(", ");
-            let ctx = Context::default();
-            let reason = DenyReason::MethodNotAllowed;
-            return deny_with(host, Some(engine), reason, &ctx, &[("allow", &allow)]);
+        Err(reason) => {
+            let (path, detail) = refused_path(reason);
+            let ctx = Context {
+                path: Some(&path),
+                detail: detail.as_deref(),
+                ..Context::default()
+            };
+            if reason == DenyReason::MethodNotAllowed {
+                let allow = engine.allowed_methods(authority, raw_path).join(", ");
+                return deny_with(host, Some(engine), reason, &ctx, &[("allow", &allow)]);
+            }
+            return deny(host, Some(engine), reason, &ctx);
         }
-        Err(r) => return deny(host, Some(engine), r, &Context::default()),
     };
     let forward = pre.path.forward_path();
     if forward != raw_path {
@@ -322,7 +341,7 @@ impl<'a> Context<'a> {
             "gatehouse": event,
             "reason": reason.code(),
             "status": reason.status(),
-            "path": self.path,
+            "path": self.path.map(|p| shown_path(p.as_bytes())),
             "route": route,
             "namespace": self.namespace,
             "action": self.action,
@@ -389,6 +408,42 @@ fn status_text(status: u32) -> &'static str {
         405 => "method_not_allowed",
         _ => "unavailable",
     }
+}
+
+/// Longest path shown in a denial log line (characters, before escaping).
+const SHOWN_PATH_MAX: usize = 256;
+
+/// A refused path as a log line shows it: without its query, cut to [`SHOWN_PATH_MAX`] bytes
+/// (`…` marks the cut), bytes outside printable ASCII written `\xNN`.
+fn shown_path(raw: &[u8]) -> String {
+    let path = raw.split(|b| *b == b'?').next().unwrap_or_default();
+    let mut out = String::with_capacity(path.len().min(SHOWN_PATH_MAX) + 4);
+    for &b in path.iter().take(SHOWN_PATH_MAX) {
+        if (0x21..0x7f).contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    if path.len() > SHOWN_PATH_MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// The parameter names of a path's query (never their values), escaped and cut like
+/// [`shown_path`]: what an operator needs to see why a namespace was ambiguous.
+fn query_names(raw_path: &str) -> String {
+    let query = raw_path.split_once('?').map_or("", |(_, q)| q);
+    let names: Vec<&str> = query
+        .split(['&', ';'])
+        .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
+        .filter(|k| !k.is_empty())
+        .collect();
+    format!(
+        "query parameters: {}",
+        shown_path(names.join(",").as_bytes())
+    )
 }
 
 /// Makes an issuer name safe inside a metric name.

@@ -276,3 +276,40 @@ fn request_headers_are_read_without_case() {
     assert_eq!(out, Outcome::Denied(DenyReason::BadAuthorizationHeader));
     assert_eq!(host.response.unwrap().0, 401);
 }
+
+#[test]
+fn refused_paths_are_logged_escaped_and_bounded_without_query_values() {
+    let e = engine_with_method_routes();
+    let mut t: serde_json::Value = serde_json::from_str(&engine_json()).unwrap();
+    t["routes"].as_array_mut().unwrap().push(serde_json::json!(
+        {"methods": ["GET"], "path": "/pipeline/**", "namespace_query": "namespace",
+         "namespace": null, "api": null, "access": {"action": "connect"}, "source": "t"}
+    ));
+    let q = Engine::from_json(t.to_string().as_bytes()).unwrap();
+    let line = |engine: &Engine, method: &str, path: &str| {
+        let (out, host) = run(Some(engine), &[(":method", method), (":path", path)]);
+        assert!(matches!(out, Outcome::Denied(_)), "{path}");
+        let log = host.logs.last().unwrap().clone();
+        serde_json::from_str::<serde_json::Value>(&log).unwrap()
+    };
+    let l = line(&e, "GET", "/notebook/a%2fb/x?token=secret");
+    assert_eq!(l["reason"], "bad_path");
+    assert_eq!(l["path"], "/notebook/a%2fb/x", "no query in the log: {l}");
+    let l = line(&e, "GET", &format!("/{}", "a".repeat(1000)));
+    let shown = l["path"].as_str().unwrap();
+    assert!(shown.len() < 300 && shown.ends_with('…'), "{shown}");
+    let l = line(
+        &q,
+        "GET",
+        "/pipeline/runs?namespace=a&namespace[]=b&x=secret",
+    );
+    assert_eq!(l["reason"], "ambiguous_namespace");
+    assert_eq!(l["path"], "/pipeline/runs");
+    assert_eq!(l["detail"], "query parameters: namespace,namespace[],x");
+    assert!(!l.to_string().contains("secret"));
+    let l = line(&e, "PATCH", "/apis/team-b/model");
+    assert_eq!(
+        (l["reason"].as_str(), l["path"].as_str()),
+        (Some("method_not_allowed"), Some("/apis/team-b/model"))
+    );
+}
