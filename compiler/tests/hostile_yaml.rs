@@ -1,6 +1,7 @@
 //! Hostile policy YAML: alias bombs are refused at their first alias, in bounded time and
 //! memory, with exit code 1; `*` in quoted and plain scalars stays an ordinary value; a
-//! diagnostic on a 200 KB line shows a window of it.
+//! diagnostic on a 200 KB line shows a window of it. The YAML that `import`,
+//! `validate-manifest` and `emit --crd` read is held to the same bounds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -192,4 +193,172 @@ fn a_diagnostic_on_a_200_kb_line_shows_a_window_of_it() {
     let json = render_json(&diags);
     assert!(json.len() < 1000, "{json}");
     assert!(json.contains(&format!("\"column\": {column}")));
+}
+
+/// A "wide" bomb: one anchored sequence of 20,000 items aliased 20,000 times, ~100 KB that
+/// expands to 400 million strings. Its first alias is at line 8, column 12.
+fn wide_bomb() -> String {
+    let n = 20_000;
+    let items = vec!["x"; n].join(",");
+    let copies = vec!["*w"; n].join(",");
+    format!(
+        "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata:\n  name: wide\n  namespace: kubeflow\nspec:\n  wide: &w [{items}]\n  copies: [{copies}]\n"
+    )
+}
+
+/// Standard error of `o`, after checking it exits 1 (invalid input) with nothing on stdout.
+fn refused(o: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    stderr
+}
+
+#[test]
+fn import_refuses_alias_bombs_with_a_report_per_file() {
+    let o = gatehouse(&["import", "testdata/hostile/yaml/alias-bomb.yaml"]);
+    let stderr = refused(&o);
+    assert_eq!(
+        stderr,
+        "error: `testdata/hostile/yaml/alias-bomb.yaml:10:14`: yaml alias `*l0` is not accepted; \
+         Gatehouse reads no yaml aliases (`kubectl` never writes them): write out in full the \
+         value anchored as `&l0` at line 9\n"
+    );
+    // A directory, as Helm or kustomize output is imported: each bomb is reported, at its
+    // first alias.
+    let wide = wide_bomb();
+    assert!(
+        (90_000..110_000).contains(&wide.len()),
+        "{} bytes",
+        wide.len()
+    );
+    let bomb =
+        std::fs::read_to_string(root().join("testdata/hostile/yaml/alias-bomb.yaml")).unwrap();
+    let dir = policy_dir(&[("wide.yaml", &wide), ("laughs.yaml", &bomb)]);
+    let path = dir.path().to_str().unwrap();
+    let stderr = refused(&gatehouse(&["import", path]));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: `{path}/laughs.yaml:10:14`: yaml alias `*l0` is not accepted; "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "error: `{path}/wide.yaml:8:12`: yaml alias `*w` is not accepted; "
+        )),
+        "{stderr}"
+    );
+    assert!(lines[1].ends_with("`&w` at line 7"), "{stderr}");
+}
+
+#[test]
+fn validate_manifest_refuses_alias_bombs_in_manifests_and_crds() {
+    let crd = "testdata/emit/no-authn-wasmplugin-crd.yaml";
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        crd,
+        "testdata/hostile/yaml/alias-bomb.yaml",
+    ]);
+    let stderr = refused(&o);
+    assert!(
+        stderr.starts_with(
+            "error: `testdata/hostile/yaml/alias-bomb.yaml:10:14`: yaml alias `*l0` is not accepted; "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("0 resources checked, 1 refused\n"),
+        "{stderr}"
+    );
+    let dir = policy_dir(&[("wide.yaml", &wide_bomb())]);
+    let wide = dir.path().join("wide.yaml");
+    let wide = wide.to_str().unwrap();
+    let stderr = refused(&gatehouse(&["validate-manifest", "--crd", crd, wide]));
+    assert!(
+        stderr.starts_with(&format!(
+            "error: `{wide}:8:12`: yaml alias `*w` is not accepted; "
+        )),
+        "{stderr}"
+    );
+    // The CRD is read the same way.
+    let stderr = refused(&gatehouse(&["validate-manifest", "--crd", wide, wide]));
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --crd `{wide}:8:12`: yaml alias `*w` is not accepted; "
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn emit_refuses_an_alias_bomb_as_its_crd() {
+    let dir = policy_dir(&[("wide.yaml", &wide_bomb())]);
+    let table = dir.path().join("table.json");
+    let table = table.to_str().unwrap();
+    let o = gatehouse(&[
+        "compile",
+        "policies",
+        "-o",
+        table,
+        "--now",
+        "2026-06-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let wide = dir.path().join("wide.yaml");
+    let wide = wide.to_str().unwrap();
+    let o = gatehouse(&[
+        "emit",
+        "wasmplugin",
+        "--table",
+        table,
+        "--url",
+        "oci://r/x:1",
+        "--crd",
+        wide,
+    ]);
+    let stderr = refused(&o);
+    assert!(
+        stderr.contains(&format!(
+            "--crd `{wide}:8:12`: yaml alias `*w` is not accepted; "
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_manifest_reader_refuses_aliases_and_limits_before_serde_yaml() {
+    use gatehouse::crd::{parse_documents, Crd, YamlError};
+    let e = parse_documents(&wide_bomb()).unwrap_err();
+    let YamlError::Refused(e) = &e else {
+        panic!("{e}")
+    };
+    assert_eq!((e.code, e.span.line, e.span.column), ("yaml-alias", 8, 12));
+    let deep = "a: ".to_string() + &"[".repeat(gatehouse::yaml::MAX_DEPTH + 1);
+    let e = parse_documents(&deep).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "line 1, column {}: yaml nested deeper than {} levels",
+            3 + gatehouse::yaml::MAX_DEPTH,
+            gatehouse::yaml::MAX_DEPTH
+        )),
+        "{e}"
+    );
+    let e = Crd::from_yaml(&wide_bomb()).unwrap_err();
+    assert!(e.starts_with("line 8, column 12: yaml alias `*w`"), "{e}");
+    // Anchors without aliases are plain values, as before.
+    let docs = parse_documents("a: &x 1\nb: [\"*\", '*']\n").unwrap();
+    assert_eq!(docs[0], serde_json::json!({"a": 1, "b": ["*", "*"]}));
 }

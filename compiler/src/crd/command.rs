@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::{parse_documents, Crd};
+use super::{read_documents, Crd};
 use crate::cli::{EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `gatehouse validate-manifest`.
@@ -25,26 +25,23 @@ pub struct ValidateManifestArgs {
 pub fn run(args: &ValidateManifestArgs) -> ExitCode {
     let mut crds = Vec::new();
     for path in &args.crd {
-        match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Crd::from_yaml(&t))
-        {
+        let crd = read_documents(path).and_then(|docs| {
+            Crd::from_documents(&docs).map_err(|e| format!("`{}`: {e}", path.display()))
+        });
+        match crd {
             Ok(c) => crds.push(c),
             Err(e) => {
-                eprintln!("error: --crd `{}`: {e}", path.display());
+                eprintln!("error: --crd {e}");
                 return ExitCode::from(EXIT_INVALID);
             }
         }
     }
     let (mut checked, mut failed) = (0usize, 0usize);
     for file in &args.files {
-        let docs = match std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| parse_documents(&t))
-        {
+        let docs = match read_documents(file) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("error: `{}`: {e}", file.display());
+                eprintln!("error: {e}");
                 failed += 1;
                 continue;
             }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{is_subdomain, Crd};
+use super::{is_subdomain, read_documents, Crd};
 
 /// The largest object etcd stores by default (`--max-request-bytes`, 1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 1_572_864;
@@ -93,10 +93,9 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
 
 /// Validates `manifest` against the CRD in `crd_path`, which must define its kind.
 pub fn check_against(crd_path: &Path, manifest: &Value) -> Result<(), Vec<String>> {
-    let text = std::fs::read_to_string(crd_path)
+    let docs = read_documents(crd_path).map_err(|e| vec![format!("--crd {e}")])?;
+    let crd = Crd::from_documents(&docs)
         .map_err(|e| vec![format!("--crd `{}`: {e}", crd_path.display())])?;
-    let crd =
-        Crd::from_yaml(&text).map_err(|e| vec![format!("--crd `{}`: {e}", crd_path.display())])?;
     let kind = manifest.get("kind").and_then(Value::as_str).unwrap_or("");
     if crd.kind != kind {
         return Err(vec![format!(

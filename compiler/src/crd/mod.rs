@@ -23,6 +23,7 @@ pub mod url;
 mod validate;
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -88,11 +89,67 @@ struct SchemaIn {
     open_api_v3_schema: Value,
 }
 
-/// Every non-empty YAML document of `text` (`---`-separated), as JSON values.
-pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+/// A YAML text [`parse_documents`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlError {
+    /// An alias, a document over the node or depth limits of [`crate::yaml`], or a syntax
+    /// error, found before anything was expanded or built.
+    Refused(crate::yaml::SyntaxError),
+    /// A document serde_yaml could not read (its message says where).
+    Document(String),
+}
+
+impl YamlError {
+    /// The error in `file`, in one line: `` `file:line:column`: message; hint ``.
+    pub fn in_file(&self, file: &str) -> String {
+        match self {
+            YamlError::Refused(e) => format!(
+                "`{file}:{}:{}`: {}",
+                e.span.line,
+                e.span.column,
+                with_hint(e)
+            ),
+            YamlError::Document(msg) => format!("`{file}`: {msg}"),
+        }
+    }
+}
+
+fn with_hint(e: &crate::yaml::SyntaxError) -> String {
+    match &e.hint {
+        Some(h) => format!("{}; {h}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            YamlError::Refused(e) => write!(
+                f,
+                "line {}, column {}: {}",
+                e.span.line,
+                e.span.column,
+                with_hint(e)
+            ),
+            YamlError::Document(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+/// Every non-empty YAML document of `text` (`---`-separated), as JSON values. Text with an
+/// alias, or a document over the node or depth limits of [`crate::yaml`], is refused before
+/// serde_yaml reads it.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    // INVARIANT: serde_yaml expands every alias it reads (its repetition limit bounds how many
+    // aliases are used, not how big each copy is), so text reaches it only once the bounded
+    // reader has found in it no alias and no document over the node or depth limits.
+    crate::yaml::check_bounds(text).map_err(YamlError::Refused)?;
     let mut docs = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
+        let v = Value::deserialize(doc)
+            .map_err(|e| YamlError::Document(format!("document {}: {e}", i + 1)))?;
         if !v.is_null() {
             docs.push(v);
         }
@@ -100,11 +157,24 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
+/// The documents of the YAML file at `path`, as [`parse_documents`] reads them; the error
+/// names the file (`` `file:line:column` `` where the position is known).
+pub fn read_documents(path: &Path) -> Result<Vec<Value>, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("`{file}`: {e}"))?;
+    parse_documents(&text).map_err(|e| e.in_file(&file))
+}
+
 impl Crd {
     /// Reads the first CustomResourceDefinition in a YAML (or JSON) text, e.g. the output of
     /// `kubectl get crd wasmplugins.extensions.istio.io -o yaml`.
     pub fn from_yaml(text: &str) -> Result<Crd, String> {
-        let docs = parse_documents(text)?;
+        let docs = parse_documents(text).map_err(|e| e.to_string())?;
+        Crd::from_documents(&docs)
+    }
+
+    /// Reads the first CustomResourceDefinition among `docs`.
+    pub fn from_documents(docs: &[Value]) -> Result<Crd, String> {
         let doc = docs
             .iter()
             .find(|d| d.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))

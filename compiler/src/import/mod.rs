@@ -49,14 +49,7 @@ pub fn import(inputs: &[PathBuf]) -> Result<Vec<ImportedFile>, Vec<String>> {
     let mut errors = Vec::new();
     let mut resources = Vec::new();
     for file in yaml_files(inputs, &mut errors) {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("`{}`: {e}", file.display()));
-                continue;
-            }
-        };
-        match crate::crd::parse_documents(&text) {
+        match crate::crd::read_documents(&file) {
             Ok(docs) => {
                 for doc in docs.into_iter().flat_map(list_items) {
                     if doc.get("kind").and_then(Value::as_str) == Some("RequestAuthentication") {
@@ -64,7 +57,7 @@ pub fn import(inputs: &[PathBuf]) -> Result<Vec<ImportedFile>, Vec<String>> {
                     }
                 }
             }
-            Err(e) => errors.push(format!("`{}`: {e}", file.display())),
+            Err(e) => errors.push(e),
         }
     }
     if resources.is_empty() && errors.is_empty() {

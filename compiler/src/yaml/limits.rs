@@ -1,7 +1,12 @@
 //! What one YAML document may hold, and the errors for what it may not: no aliases, at most
-//! [`MAX_NODES`] nodes, at most [`MAX_DEPTH`] levels of nesting. The loader checks these on the
-//! parser's event stream, before it builds the node an event stands for, so hostile YAML costs
-//! time and memory in proportion to its length.
+//! [`MAX_NODES`] nodes, at most [`MAX_DEPTH`] levels of nesting. [`Bounds`] checks these on the
+//! parser's event stream, before anything is built from an event, so hostile YAML costs time
+//! and memory in proportion to its length. Every YAML text the compiler reads passes it: policy
+//! files through the loader, imported and validated manifests before serde_yaml sees them.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::Event;
 
 use super::load::SyntaxError;
 use super::node::Span;
@@ -32,15 +37,91 @@ pub(super) struct Limits {
 }
 
 impl Limits {
-    /// The limits for policy files.
-    pub(super) const POLICY: Limits = Limits {
+    /// The limits every YAML text the compiler reads is held to.
+    pub(super) const DEFAULT: Limits = Limits {
         max_nodes: MAX_NODES,
         max_depth: MAX_DEPTH,
     };
 }
 
+/// One YAML text's events checked against [`Limits`] as the parser hands them over: aliases
+/// refused, nodes and nesting counted per document.
+pub(super) struct Bounds<'a> {
+    text: &'a str,
+    limits: Limits,
+    /// Nodes in the current document.
+    nodes: usize,
+    /// Sequences and mappings open around the current event.
+    depth: usize,
+    /// Where each anchored value starts, for the message when an alias names it.
+    anchors: HashMap<usize, Span>,
+}
+
+impl<'a> Bounds<'a> {
+    /// Bounds for the events of `text`.
+    pub(super) fn new(text: &'a str, limits: Limits) -> Self {
+        Bounds {
+            text,
+            limits,
+            nodes: 0,
+            depth: 0,
+            anchors: HashMap::new(),
+        }
+    }
+
+    /// Checks the event `ev`, which starts at `span`, before anything is built from it.
+    pub(super) fn check(&mut self, ev: &Event, span: Span) -> Result<(), SyntaxError> {
+        match ev {
+            Event::Scalar(_, _, anchor, _) => {
+                self.count(span)?;
+                self.anchor(*anchor, span);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.count(span)?;
+                if self.depth >= self.limits.max_depth {
+                    return Err(too_deep(span, self.limits.max_depth));
+                }
+                self.depth += 1;
+                self.anchor(*anchor, span);
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.depth = self.depth.saturating_sub(1),
+            // INVARIANT: an alias is never expanded, so a document's nodes are never more than
+            // the nodes written in it (the "billion laughs" shape cannot grow).
+            Event::Alias(id) => {
+                return Err(alias_refused(
+                    self.text,
+                    span,
+                    self.anchors.get(id).copied(),
+                ))
+            }
+            Event::DocumentStart => {
+                self.nodes = 0;
+                self.depth = 0;
+                self.anchors.clear();
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+        Ok(())
+    }
+
+    /// Counts one more node of the document, starting at `span`.
+    fn count(&mut self, span: Span) -> Result<(), SyntaxError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(too_many_nodes(span, self.limits.max_nodes));
+        }
+        Ok(())
+    }
+
+    fn anchor(&mut self, anchor: usize, span: Span) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, span);
+        }
+    }
+}
+
 /// An alias (`*name`) at `span` of `text`; `anchored` is where the value it names starts.
-pub(super) fn alias_refused(text: &str, span: Span, anchored: Option<Span>) -> SyntaxError {
+fn alias_refused(text: &str, span: Span, anchored: Option<Span>) -> SyntaxError {
     let name = alias_name(text, span);
     let anchor = match anchored {
         Some(at) => format!(" at line {}", at.line),
@@ -51,13 +132,13 @@ pub(super) fn alias_refused(text: &str, span: Span, anchored: Option<Span>) -> S
         span,
         message: format!("yaml alias `*{name}` is not accepted"),
         hint: Some(format!(
-            "policy files may not use aliases (`kubectl` never writes them): write out in full the value anchored as `&{name}`{anchor}"
+            "Gatehouse reads no yaml aliases (`kubectl` never writes them): write out in full the value anchored as `&{name}`{anchor}"
         )),
     }
 }
 
 /// The node at `span` is one more than `max` in its document.
-pub(super) fn too_many_nodes(span: Span, max: usize) -> SyntaxError {
+fn too_many_nodes(span: Span, max: usize) -> SyntaxError {
     SyntaxError {
         code: "yaml-limit",
         span,
@@ -69,7 +150,7 @@ pub(super) fn too_many_nodes(span: Span, max: usize) -> SyntaxError {
 }
 
 /// The sequence or mapping at `span` is nested one level deeper than `max`.
-pub(super) fn too_deep(span: Span, max: usize) -> SyntaxError {
+fn too_deep(span: Span, max: usize) -> SyntaxError {
     SyntaxError {
         code: "yaml-limit",
         span,

@@ -1,14 +1,15 @@
 //! Parsing YAML text into [`Node`]s with positions, from `yaml-rust2`'s marked events, under
 //! the [`Limits`] of one document: aliases are refused and nodes and depth are counted as the
-//! events arrive, before anything is built from them.
+//! events arrive, before anything is built from them. [`check_bounds`] runs the same checks
+//! alone, for text another reader then parses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::Yaml;
 
-use super::limits::{self, Limits};
+use super::limits::{Bounds, Limits};
 use super::node::{Node, NodeValue, Span};
 use crate::diagnostic::Diagnostic;
 
@@ -49,7 +50,7 @@ impl SyntaxError {
 }
 
 enum Frame {
-    Seq(Vec<Node>, Span, usize),
+    Seq(Vec<Node>, Span),
     Map(MapFrame),
 }
 
@@ -59,18 +60,12 @@ struct MapFrame {
     keys: HashSet<String>,
     pending: Option<Node>,
     span: Span,
-    anchor: usize,
 }
 
-struct Builder<'a> {
-    text: &'a str,
-    limits: Limits,
+/// Builds nodes from events that [`Bounds`] has already let through.
+struct Builder {
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    /// Where each anchored value starts, for the message when an alias names it.
-    anchors: HashMap<usize, Span>,
-    /// Nodes in the current document.
-    nodes: usize,
 }
 
 fn span_of(m: Marker) -> Span {
@@ -95,14 +90,11 @@ fn scalar(text: String, style: TScalarStyle, tagged_str: bool) -> NodeValue {
     }
 }
 
-impl Builder<'_> {
-    fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.span);
-        }
+impl Builder {
+    fn push(&mut self, node: Node) -> Result<(), SyntaxError> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
+            Some(Frame::Seq(items, _)) => items.push(node),
             Some(Frame::Map(map)) => match map.pending.take() {
                 None => map.pending = Some(node),
                 Some(key) => {
@@ -122,68 +114,41 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Counts one more node of the document, starting at `span`.
-    fn count(&mut self, span: Span) -> Result<(), SyntaxError> {
-        self.nodes += 1;
-        if self.nodes > self.limits.max_nodes {
-            return Err(limits::too_many_nodes(span, self.limits.max_nodes));
-        }
-        Ok(())
-    }
-
-    /// Opens a sequence or mapping at `span`.
-    fn open(&mut self, frame: Frame, span: Span) -> Result<(), SyntaxError> {
-        self.count(span)?;
-        if self.stack.len() >= self.limits.max_depth {
-            return Err(limits::too_deep(span, self.limits.max_depth));
-        }
-        self.stack.push(frame);
-        Ok(())
-    }
-
-    fn on_event(&mut self, ev: Event, mark: Marker) -> Result<(), SyntaxError> {
-        let span = span_of(mark);
+    fn on_event(&mut self, ev: Event, span: Span) -> Result<(), SyntaxError> {
         match ev {
-            Event::Scalar(text, style, anchor, tag) => {
-                self.count(span)?;
+            Event::Scalar(text, style, _, tag) => {
                 let tagged_str = tag.is_some_and(|t| t.suffix == "str");
                 let value = scalar(text, style, tagged_str);
-                self.push(Node { value, span }, anchor)
+                self.push(Node { value, span })
             }
-            Event::SequenceStart(anchor, _) => {
-                self.open(Frame::Seq(Vec::new(), span, anchor), span)
+            Event::SequenceStart(..) => {
+                self.stack.push(Frame::Seq(Vec::new(), span));
+                Ok(())
             }
-            Event::MappingStart(anchor, _) => {
-                let map = MapFrame {
+            Event::MappingStart(..) => {
+                self.stack.push(Frame::Map(MapFrame {
                     entries: Vec::new(),
                     keys: HashSet::new(),
                     pending: None,
                     span,
-                    anchor,
-                };
-                self.open(Frame::Map(map), span)
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (value, span, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq(items, span, a)) => (NodeValue::Seq(items), span, a),
-                    Some(Frame::Map(m)) => (NodeValue::Map(m.entries), m.span, m.anchor),
-                    None => return Ok(()),
-                };
-                self.push(Node { value, span }, anchor)
-            }
-            // INVARIANT: an alias is never expanded, so a document's nodes are never more than
-            // the nodes written in it (the "billion laughs" shape cannot grow).
-            Event::Alias(id) => Err(limits::alias_refused(
-                self.text,
-                span,
-                self.anchors.get(&id).copied(),
-            )),
-            Event::DocumentStart => {
-                self.nodes = 0;
-                self.anchors.clear();
+                }));
                 Ok(())
             }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, span) = match self.stack.pop() {
+                    Some(Frame::Seq(items, span)) => (NodeValue::Seq(items), span),
+                    Some(Frame::Map(m)) => (NodeValue::Map(m.entries), m.span),
+                    None => return Ok(()),
+                };
+                self.push(Node { value, span })
+            }
+            // Aliases never get here: `Bounds` refuses them.
+            Event::Alias(_)
+            | Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => Ok(()),
         }
     }
 }
@@ -192,35 +157,52 @@ impl Builder<'_> {
 /// [`MAX_NODES`](super::MAX_NODES) nodes or [`MAX_DEPTH`](super::MAX_DEPTH) levels. Empty
 /// documents are left out. Stops at the first error.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
-    parse_with(text, Limits::POLICY)
+    parse_with(text, Limits::DEFAULT)
+}
+
+/// Reads every document of a YAML text under the limits of [`parse_documents`] without
+/// building anything: `Ok` when it holds no alias, no document over
+/// [`MAX_NODES`](super::MAX_NODES) nodes or [`MAX_DEPTH`](super::MAX_DEPTH) levels, and no
+/// syntax error. Text that passes is safe to hand to a reader that expands aliases (serde_yaml):
+/// it has none, and its size is bounded by its length. Duplicate keys are left to that reader.
+pub fn check_bounds(text: &str) -> Result<(), SyntaxError> {
+    walk(text, Limits::DEFAULT, |_, _| Ok(()))
 }
 
 fn parse_with(text: &str, limits: Limits) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = Builder {
-        text,
-        limits,
         stack: Vec::new(),
         docs: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
     };
-    // The events are pulled one by one rather than through `Parser::load`, which recurses once
-    // per nesting level before any depth could be checked.
+    walk(text, limits, |ev, span| builder.on_event(ev, span))?;
+    Ok(builder
+        .docs
+        .into_iter()
+        .filter(|d| d.value != NodeValue::Null)
+        .collect())
+}
+
+/// Pulls the events of `text` one by one, checks each against `limits`, then hands it to
+/// `then`. (Not `Parser::load`: it recurses once per nesting level before any depth could be
+/// checked.)
+fn walk(
+    text: &str,
+    limits: Limits,
+    mut then: impl FnMut(Event, Span) -> Result<(), SyntaxError>,
+) -> Result<(), SyntaxError> {
+    let mut bounds = Bounds::new(text, limits);
     let mut parser = Parser::new_from_str(text);
     loop {
         let (ev, mark) = parser.next_token().map_err(|e| {
             SyntaxError::syntax(span_of(*e.marker()), format!("invalid yaml: {}", e.info()))
         })?;
         if ev == Event::StreamEnd {
-            break;
+            return Ok(());
         }
-        builder.on_event(ev, mark)?;
+        let span = span_of(mark);
+        bounds.check(&ev, span)?;
+        then(ev, span)?;
     }
-    Ok(builder
-        .docs
-        .into_iter()
-        .filter(|d| d.value != NodeValue::Null)
-        .collect())
 }
 
 #[cfg(test)]
@@ -307,6 +289,26 @@ path: /api/*/v1/**
         let e = parse_documents("namespaces: [*]\n").unwrap_err();
         assert_eq!(e.code, "yaml-syntax");
         assert!(e.hint.unwrap().contains("`\"*\"`"));
+    }
+
+    #[test]
+    fn check_bounds_refuses_what_the_loader_refuses_and_builds_nothing() {
+        let alias = "a: &x [1, 2]\nb: [*x]\n";
+        assert_eq!(
+            check_bounds(alias).unwrap_err(),
+            parse_documents(alias).unwrap_err()
+        );
+        let deep = "- ".repeat(MAX_DEPTH + 1) + "x\n";
+        assert_eq!(
+            check_bounds(&deep).unwrap_err(),
+            parse_documents(&deep).unwrap_err()
+        );
+        assert_eq!(check_bounds("a: [1\n").unwrap_err().code, "yaml-syntax");
+        // Depth starts again in each document.
+        let two = "- ".repeat(MAX_DEPTH) + "x\n---\n" + &"- ".repeat(MAX_DEPTH) + "x\n";
+        assert!(check_bounds(&two).is_ok());
+        // Duplicate keys are the other reader's to judge.
+        assert!(check_bounds("a: 1\na: 2\n").is_ok());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Spanned YAML loading: policy files → documents whose every value knows its file, line and
 //! column, and serde decoding whose errors point at the offending value. Loading is bounded:
-//! no aliases, and at most [`MAX_NODES`] nodes and [`MAX_DEPTH`] levels per document.
+//! no aliases, and at most [`MAX_NODES`] nodes and [`MAX_DEPTH`] levels per document;
+//! [`check_bounds`] holds YAML that another reader parses (serde_yaml, for manifests) to the
+//! same bounds.
 
 mod limits;
 mod load;
@@ -9,7 +11,7 @@ mod node;
 use serde::de::DeserializeOwned;
 
 pub use limits::{MAX_DEPTH, MAX_NODES};
-pub use load::{parse_documents, SyntaxError};
+pub use load::{check_bounds, parse_documents, SyntaxError};
 pub use node::{IntoStep, Node, NodeValue, Span, Step};
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
