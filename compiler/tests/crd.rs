@@ -2,6 +2,10 @@
 //! skipped with a message when that folder is absent), plus targeted cases on small schemas.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::gatehouse;
+
 use std::path::{Path, PathBuf};
 
 use gatehouse::crd::{parse_documents, Crd};
@@ -226,4 +230,148 @@ fn wrong_kind_version_and_name_are_refused() {
     doc["metadata"]["name"] = json!("Not_A_Name");
     let v = crd.validate(&doc);
     assert_eq!(v.len(), 2, "{v:?}");
+}
+
+/// One file holding several of Istio's CRDs, as its all-in-one `customresourcedefinitions`
+/// file does, with another kind between them: `names` in this order.
+fn all_in_one(dir: &Path, tmp: &tempfile::TempDir, names: &[&str]) -> PathBuf {
+    let mut text = String::new();
+    for (i, name) in names.iter().enumerate() {
+        if i == 1 {
+            text.push_str(
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n---\n",
+            );
+        }
+        text.push_str(&std::fs::read_to_string(dir.join("istio").join(name)).unwrap());
+        text.push_str("\n---\n");
+    }
+    let path = tmp.path().join("crds.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const ALL_BUT_WASMPLUGIN: [&str; 3] = [
+    "serviceentry-crd.yaml",
+    "envoyfilter-crd.yaml",
+    "destinationrule-crd.yaml",
+];
+
+#[test]
+fn validate_manifest_picks_the_crd_of_each_resources_kind_from_an_all_in_one_file() {
+    let Some(dir) = anchors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut names = ALL_BUT_WASMPLUGIN.to_vec();
+    names.push("wasmplugin-crd.yaml");
+    let crds = all_in_one(&dir, &tmp, &names);
+    let crds = crds.to_str().unwrap();
+    let sample = |n: &str| dir.join("istio").join(n).to_str().unwrap().to_string();
+    // WasmPlugins and DestinationRules in one run, each against its own CRD.
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        crds,
+        &sample("wasmplugin-valid.yaml"),
+        &sample("destinationrule-valid.yaml"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("resources checked, 0 refused"), "{err}");
+    // Istio's invalid samples are refused with Istio's own messages.
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        crds,
+        &sample("wasmplugin-invalid.yaml"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("url must have schema one of"), "{err}");
+    assert!(!err.contains("--crd"), "{err}");
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        crds,
+        &sample("destinationrule-invalid.yaml"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("--crd"));
+}
+
+#[test]
+fn a_crd_file_without_the_resources_kind_names_the_kinds_it_holds() {
+    let Some(dir) = anchors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let crds = all_in_one(&dir, &tmp, &ALL_BUT_WASMPLUGIN);
+    let crds = crds.to_str().unwrap();
+    let valid = dir.join("istio/wasmplugin-valid.yaml");
+    let o = gatehouse(&["validate-manifest", "--crd", crds, valid.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let expected = format!("--crd `{crds}` defines `ServiceEntry`, `EnvoyFilter`, `DestinationRule`, not `WasmPlugin` (group `extensions.istio.io`)");
+    assert!(err.contains(&expected), "{expected}\n{err}");
+}
+
+#[test]
+fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
+    let Some(dir) = anchors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("table.json");
+    let o = gatehouse(&[
+        "compile",
+        "policies",
+        "-o",
+        table.to_str().unwrap(),
+        "--now",
+        "2026-06-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let table = table.to_str().unwrap();
+    let mut names = ALL_BUT_WASMPLUGIN.to_vec();
+    names.push("wasmplugin-crd.yaml");
+    let crds = all_in_one(&dir, &tmp, &names);
+    let crds = crds.to_str().unwrap();
+    let wasmplugin = |crd: &str| {
+        gatehouse(&[
+            "emit",
+            "wasmplugin",
+            "--table",
+            table,
+            "--url",
+            "oci://r/x:1",
+            "--crd",
+            crd,
+        ])
+    };
+    let envoyfilter = |crd: &str| {
+        gatehouse(&[
+            "emit",
+            "envoyfilter",
+            "--table",
+            table,
+            "--wasm-path",
+            "/g.wasm",
+            "--crd",
+            crd,
+        ])
+    };
+    for o in [wasmplugin(crds), envoyfilter(crds)] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(!o.stdout.is_empty());
+    }
+    // Without the WasmPlugin CRD, `emit wasmplugin` says what the file defines.
+    let crds = all_in_one(&dir, &tmp, &ALL_BUT_WASMPLUGIN);
+    let o = wasmplugin(crds.to_str().unwrap());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(o.stdout.is_empty());
+    assert!(
+        err.contains("defines `ServiceEntry`, `EnvoyFilter`, `DestinationRule`, not `WasmPlugin`"),
+        "{err}"
+    );
 }

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::{read_documents, Crd};
+use super::{read_documents, CrdSet};
 use crate::cli::{EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `gatehouse validate-manifest`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateManifestArgs {
-    /// A CustomResourceDefinition (e.g. `kubectl get crd wasmplugins.extensions.istio.io -o yaml`);
-    /// repeat for several kinds.
+    /// A file of CustomResourceDefinitions (e.g. `kubectl get crd wasmplugins.extensions.istio.io
+    /// -o yaml`, or Istio's all-in-one CRD file); repeat for more files. Each resource is checked
+    /// against the CRD of its group and kind.
     #[arg(long, required = true)]
     pub crd: Vec<PathBuf>,
     /// YAML files of resources (several documents each allowed).
@@ -23,19 +24,13 @@ pub struct ValidateManifestArgs {
 
 /// Runs `gatehouse validate-manifest`: 0 when every resource passes, 1 otherwise.
 pub fn run(args: &ValidateManifestArgs) -> ExitCode {
-    let mut crds = Vec::new();
-    for path in &args.crd {
-        let crd = read_documents(path).and_then(|docs| {
-            Crd::from_documents(&docs).map_err(|e| format!("`{}`: {e}", path.display()))
-        });
-        match crd {
-            Ok(c) => crds.push(c),
-            Err(e) => {
-                eprintln!("error: --crd {e}");
-                return ExitCode::from(EXIT_INVALID);
-            }
+    let crds = match CrdSet::read(&args.crd) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: --crd {e}");
+            return ExitCode::from(EXIT_INVALID);
         }
-    }
+    };
     let (mut checked, mut failed) = (0usize, 0usize);
     for file in &args.files {
         let docs = match read_documents(file) {
@@ -54,10 +49,13 @@ pub fn run(args: &ValidateManifestArgs) -> ExitCode {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let at = format!("{}: {kind} `{name}`", file.display());
-            let Some(crd) = crds.iter().find(|c| c.kind == kind) else {
-                eprintln!("error: {at}: no --crd defines kind `{kind}`");
-                failed += 1;
-                continue;
+            let crd = match crds.crd_for(&doc) {
+                Ok(crd) => crd,
+                Err(e) => {
+                    eprintln!("error: {at}: {e}");
+                    failed += 1;
+                    continue;
+                }
             };
             let violations = crd.validate(&doc);
             if !violations.is_empty() {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{is_subdomain, read_documents, Crd};
+use super::{is_subdomain, CrdSet};
 
 /// The largest object etcd stores by default (`--max-request-bytes`, 1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 1_572_864;
@@ -91,19 +91,12 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
     }
 }
 
-/// Validates `manifest` against the CRD in `crd_path`, which must define its kind.
+/// Validates `manifest` against the CRD of its group and kind in `crd_path` (one CRD, or
+/// many, as in Istio's all-in-one file), which must hold it.
 pub fn check_against(crd_path: &Path, manifest: &Value) -> Result<(), Vec<String>> {
-    let docs = read_documents(crd_path).map_err(|e| vec![format!("--crd {e}")])?;
-    let crd = Crd::from_documents(&docs)
-        .map_err(|e| vec![format!("--crd `{}`: {e}", crd_path.display())])?;
-    let kind = manifest.get("kind").and_then(Value::as_str).unwrap_or("");
-    if crd.kind != kind {
-        return Err(vec![format!(
-            "--crd `{}` defines `{}`, not `{kind}`",
-            crd_path.display(),
-            crd.kind
-        )]);
-    }
+    let crds = CrdSet::read([crd_path]).map_err(|e| vec![format!("--crd {e}")])?;
+    let crd = crds.crd_for(manifest).map_err(|e| vec![e])?;
+    let kind = &crd.kind;
     let violations = crd.validate(manifest);
     if violations.is_empty() {
         Ok(())

@@ -19,8 +19,11 @@ pub mod cel;
 pub mod command;
 pub mod manifest;
 pub mod schema;
+pub mod set;
 pub mod url;
 mod validate;
+
+pub use set::CrdSet;
 
 use std::fmt;
 use std::path::Path;
@@ -95,8 +98,15 @@ pub enum YamlError {
     /// An alias, a document over the node or depth limits of [`crate::yaml`], or a syntax
     /// error, found before anything was expanded or built.
     Refused(crate::yaml::SyntaxError),
-    /// A document serde_yaml could not read (its message says where).
-    Document(String),
+    /// A document serde_yaml could not read.
+    Document {
+        /// Which document of the text (1-based).
+        index: usize,
+        /// What is wrong, without the position.
+        message: String,
+        /// `(line, column)` in the text, 1-based, when serde_yaml knows it.
+        at: Option<(usize, usize)>,
+    },
 }
 
 impl YamlError {
@@ -109,7 +119,16 @@ impl YamlError {
                 e.span.column,
                 with_hint(e)
             ),
-            YamlError::Document(msg) => format!("`{file}`: {msg}"),
+            YamlError::Document {
+                index,
+                message,
+                at: Some((line, column)),
+            } => format!("`{file}:{line}:{column}`: document {index}: {message}"),
+            YamlError::Document {
+                index,
+                message,
+                at: None,
+            } => format!("`{file}`: document {index}: {message}"),
         }
     }
 }
@@ -131,7 +150,19 @@ impl fmt::Display for YamlError {
                 e.span.column,
                 with_hint(e)
             ),
-            YamlError::Document(msg) => f.write_str(msg),
+            YamlError::Document {
+                index,
+                message,
+                at: Some((line, column)),
+            } => write!(
+                f,
+                "line {line}, column {column}: document {index}: {message}"
+            ),
+            YamlError::Document {
+                index,
+                message,
+                at: None,
+            } => write!(f, "document {index}: {message}"),
         }
     }
 }
@@ -148,8 +179,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     crate::yaml::check_bounds(text).map_err(YamlError::Refused)?;
     let mut docs = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc)
-            .map_err(|e| YamlError::Document(format!("document {}: {e}", i + 1)))?;
+        let v = Value::deserialize(doc).map_err(|e| document_error(i + 1, &e))?;
         if !v.is_null() {
             docs.push(v);
         }
@@ -157,12 +187,30 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     Ok(docs)
 }
 
+/// serde_yaml's error as a [`YamlError::Document`], its position apart from its message.
+fn document_error(index: usize, e: &serde_yaml::Error) -> YamlError {
+    let at = e.location().map(|l| (l.line(), l.column()));
+    let full = e.to_string();
+    let message = match at {
+        Some((line, column)) => full.replacen(&format!(" at line {line} column {column}"), "", 1),
+        None => full,
+    };
+    YamlError::Document { index, message, at }
+}
+
 /// The documents of the YAML file at `path`, as [`parse_documents`] reads them; the error
-/// names the file (`` `file:line:column` `` where the position is known).
+/// names the file (`` `file:line:column` `` where the position is known), with a hint when the
+/// file is a template (`{{ ... }}`) rather than YAML.
 pub fn read_documents(path: &Path) -> Result<Vec<Value>, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("`{file}`: {e}"))?;
-    parse_documents(&text).map_err(|e| e.in_file(&file))
+    parse_documents(&text).map_err(|e| {
+        let mut msg = e.in_file(&file);
+        if text.contains("{{") {
+            msg.push_str("; the file looks like a Helm or Go template (`{{ ... }}`): render it first (`helm template`) and pass the rendered YAML");
+        }
+        msg
+    })
 }
 
 impl Crd {

@@ -2,7 +2,9 @@
 //! turned into Gatehouse `Issuer` declarations. Inline `jwks` become key files beside the
 //! YAML; a `jwksUri` becomes a note with the command that fetches the keys once into `keys/`
 //! (Gatehouse never fetches keys at request time). Whatever Gatehouse does differently from
-//! Istio is a note: a comment in the output and a line on standard error.
+//! Istio is a note: a comment in the output and a line on standard error. An input file that
+//! cannot be read or imported is reported and skipped; the others are imported as usual, and
+//! the command exits 1 with a summary naming the skipped files.
 
 pub mod jwks;
 pub mod rule;
@@ -43,31 +45,78 @@ pub struct ImportedFile {
     pub issuers: Vec<Imported>,
 }
 
-/// Reads every RequestAuthentication under `inputs` and translates its rules; the error lists
-/// every input or rule that could not be read.
-pub fn import(inputs: &[PathBuf]) -> Result<Vec<ImportedFile>, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut resources = Vec::new();
-    for file in yaml_files(inputs, &mut errors) {
-        match crate::crd::read_documents(&file) {
-            Ok(docs) => {
-                for doc in docs.into_iter().flat_map(list_items) {
-                    if doc.get("kind").and_then(Value::as_str) == Some("RequestAuthentication") {
-                        resources.push((file.display().to_string(), doc));
-                    }
-                }
+/// What [`import`] made of its inputs. An input file imports whole or not at all: a file that
+/// cannot be read, or holds a rule that cannot become an Issuer, is skipped, and the others
+/// are imported as if it were not there.
+#[derive(Debug, Clone, Default)]
+pub struct Import {
+    /// The imported RequestAuthentications, one file each, in input order.
+    pub files: Vec<ImportedFile>,
+    /// Every problem, one line each: `` `file[:line:column]`: why ``.
+    pub errors: Vec<String>,
+    /// The inputs left out because of a problem, as given.
+    pub skipped: Vec<String>,
+}
+
+/// Names the imported files and issuers have taken so far, and each issuer URL's Issuer.
+#[derive(Debug, Clone, Default)]
+struct Taken {
+    issuer_names: BTreeSet<String>,
+    file_names: BTreeSet<String>,
+    issuers: BTreeMap<String, String>,
+}
+
+/// Reads every RequestAuthentication under `inputs` and translates its rules, skipping (and
+/// reporting) each file that cannot be read or translated.
+pub fn import(inputs: &[PathBuf]) -> Import {
+    let mut out = Import::default();
+    let mut taken = Taken::default();
+    let mut found = false;
+    for path in yaml_files(inputs, &mut out) {
+        let file = path.display().to_string();
+        let resources: Vec<Value> = match crate::crd::read_documents(&path) {
+            Ok(docs) => docs
+                .into_iter()
+                .flat_map(list_items)
+                .filter(|d| d.get("kind").and_then(Value::as_str) == Some("RequestAuthentication"))
+                .collect(),
+            Err(e) => {
+                out.errors.push(e);
+                out.skipped.push(file);
+                continue;
             }
-            Err(e) => errors.push(e),
+        };
+        found |= !resources.is_empty();
+        // The names a skipped file would have taken stay free for the files after it.
+        let mut tentative = taken.clone();
+        match import_file(&file, &resources, &mut tentative) {
+            Ok(files) => {
+                taken = tentative;
+                out.files.extend(files);
+            }
+            Err(errors) => {
+                out.errors.extend(errors);
+                out.skipped.push(file);
+            }
         }
     }
-    if resources.is_empty() && errors.is_empty() {
-        errors.push("no RequestAuthentication found in the inputs".into());
+    if !found && out.errors.is_empty() {
+        out.errors
+            .push("no RequestAuthentication found in the inputs".into());
     }
-    let mut names = BTreeSet::new();
-    let mut file_names = BTreeSet::new();
-    let mut issuers_seen: BTreeMap<String, String> = BTreeMap::new();
+    out
+}
+
+/// The RequestAuthentications of one input file; the error lists every rule that cannot be
+/// imported.
+fn import_file(
+    file: &str,
+    resources: &[Value],
+    taken: &mut Taken,
+) -> Result<Vec<ImportedFile>, Vec<String>> {
+    let mut errors = Vec::new();
     let mut files = Vec::new();
-    for (file, doc) in resources {
+    for doc in resources {
         let ra_name = doc
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -91,21 +140,21 @@ pub fn import(inputs: &[PathBuf]) -> Result<Vec<ImportedFile>, Vec<String>> {
             } else {
                 ra_name.to_string()
             };
-            let name = unique(&mut names, &dns_label(&base));
+            let name = unique(&mut taken.issuer_names, &dns_label(&base));
             let origin = Origin {
-                file: file.clone(),
+                file: file.to_string(),
                 resource: format!("{ns}/{ra_name}"),
                 index: i,
                 selector: selector.clone(),
             };
             match translate(r, &name, origin) {
-                Ok(imp) => match issuers_seen.get(&imp.jwt.issuer) {
+                Ok(imp) => match taken.issuers.get(&imp.jwt.issuer) {
                     Some(first) => errors.push(format!(
                         "`{file}`: {ns}/{ra_name} jwtRules[{i}]: issuer `{}` is already imported as `{first}`; Gatehouse issuers are unique: merge their audiences there",
                         imp.jwt.issuer
                     )),
                     None => {
-                        issuers_seen.insert(imp.jwt.issuer.clone(), name);
+                        taken.issuers.insert(imp.jwt.issuer.clone(), name);
                         issuers.push(imp);
                     }
                 },
@@ -115,8 +164,8 @@ pub fn import(inputs: &[PathBuf]) -> Result<Vec<ImportedFile>, Vec<String>> {
         if issuers.is_empty() {
             continue;
         }
-        let file_name = unique(&mut file_names, &dns_label(ra_name)) + ".yaml";
-        files.push(render(file_name, &file, &issuers));
+        let file_name = unique(&mut taken.file_names, &dns_label(ra_name)) + ".yaml";
+        files.push(render(file_name, file, &issuers));
     }
     if errors.is_empty() {
         Ok(files)
@@ -132,16 +181,22 @@ fn list_items(doc: Value) -> Vec<Value> {
     }
 }
 
-fn yaml_files(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+/// The YAML files of `inputs`, directories searched in name order; a directory that cannot be
+/// read is an error and a skipped input.
+fn yaml_files(inputs: &[PathBuf], import: &mut Import) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>, import: &mut Import) {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(e) => return errors.push(format!("`{}`: {e}", dir.display())),
+            Err(e) => {
+                import.errors.push(format!("`{}`: {e}", dir.display()));
+                import.skipped.push(dir.display().to_string());
+                return;
+            }
         };
         entries.sort();
         for p in entries {
             if p.is_dir() {
-                walk(&p, out, errors);
+                walk(&p, out, import);
             } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(p);
             }
@@ -150,7 +205,7 @@ fn yaml_files(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            walk(input, &mut out, errors);
+            walk(input, &mut out, import);
         } else {
             out.push(input.clone());
         }
@@ -230,17 +285,17 @@ fn render(name: String, source: &str, issuers: &[Imported]) -> ImportedFile {
     }
 }
 
-/// Runs `gatehouse import`.
+/// Runs `gatehouse import`: the issuers of every file that imports, written as without
+/// errors; then, when a file was skipped, a summary naming it and exit 1.
 pub fn run(args: &ImportArgs) -> ExitCode {
-    let files = match import(&args.inputs) {
-        Ok(f) => f,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
+    let Import {
+        files,
+        errors,
+        skipped,
+    } = import(&args.inputs);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
     let prefix = args
         .output
         .as_ref()
@@ -265,7 +320,7 @@ pub fn run(args: &ImportArgs) -> ExitCode {
     let Some(dir) = &args.output else {
         let all: Vec<&str> = files.iter().map(|f| f.yaml.as_str()).collect();
         print!("{}", all.join("---\n"));
-        return ExitCode::from(EXIT_OK);
+        return finish(&errors, &skipped, files.len());
     };
     let write = |rel: &str, text: &str| -> Result<(), String> {
         let path = dir.join(rel);
@@ -286,5 +341,24 @@ pub fn run(args: &ImportArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     }
-    ExitCode::from(EXIT_OK)
+    finish(&errors, &skipped, files.len())
+}
+
+/// The exit code, after a summary of the skipped inputs when the output is partial (when
+/// nothing was imported, the errors above say all there is).
+fn finish(errors: &[String], skipped: &[String], imported: usize) -> ExitCode {
+    if !skipped.is_empty() && imported > 0 {
+        let list: Vec<String> = skipped.iter().map(|s| format!("`{s}`")).collect();
+        let plural = if skipped.len() == 1 { "" } else { "s" };
+        eprintln!(
+            "error: skipped {} input{plural}: {}; the output holds the issuers of the other inputs only; fix these and import again",
+            skipped.len(),
+            list.join(", ")
+        );
+    }
+    ExitCode::from(if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    })
 }

@@ -2,11 +2,13 @@
 //! part of the rule Gatehouse handles differently or not at all.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::jwks;
+use crate::compile::validate::check_issuer_url;
 
 /// The header Kubeflow reads the user from.
 const USER_HEADER: &str = "kubeflow-userid";
@@ -85,8 +87,17 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
         .to_string();
     if !issuer.contains("://") {
         notes.push(format!("`issuer: {issuer}` is a placeholder (Kubeflow patches it with kustomize): replace it with the issuer's URL exactly as tokens carry it in `iss` (for EKS ServiceAccount tokens: `https://oidc.eks.<region>.amazonaws.com/id/<id>`; `kubectl get --raw /.well-known/openid-configuration` shows it)"));
-    } else if issuer.starts_with("http://") {
-        notes.push(format!("the issuer `{issuer}` is not https: `gatehouse compile` accepts https issuers only; serve the issuer over https (e.g. Dex's `issuer:` setting) and update this URL"));
+    } else if let Err((message, hint)) = check_issuer_url(&issuer) {
+        // The rule `gatehouse compile` applies (`http://` only for in-cluster `*.svc` hosts),
+        // in its words.
+        let mut note = format!("`gatehouse compile` will refuse this issuer: {message}");
+        if let Some(hint) = hint {
+            let _ = write!(note, "; {hint}");
+        }
+        if issuer.starts_with("http://") {
+            note.push_str("; to import it, configure the issuer to name itself with an `https://` URL (the `iss` of every token it signs changes with it) and put that URL here");
+        }
+        notes.push(note);
     }
     for key in rule.as_object().map(|o| o.keys()).into_iter().flatten() {
         let known = [
