@@ -244,6 +244,39 @@ fn the_documented_underscore_header_patch_is_the_emitted_one() {
 
 /// `emit envoy` writes the bootstrap and the table file it watches; `emit envoy-table`
 /// replaces that file, and refuses a table the filter would refuse without touching it.
+/// The ConfigMap recipe of docs/deploy.md mounts the module where the documented
+/// `--wasm-path` points, through the Deployment's own volumes (Kubeflow's gateway is not
+/// sidecar-injected, so injector annotations would be ignored there).
+#[test]
+fn the_documented_module_mount_patches_the_deployment_itself() {
+    let doc = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
+    let patch_line = doc
+        .lines()
+        .skip_while(|l| !l.contains("patch deployment istio-ingressgateway"))
+        .nth(1)
+        .expect("the documented kubectl patch");
+    let json = patch_line.trim().trim_matches('\'');
+    let patch: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let spec = &patch["spec"]["template"]["spec"];
+    let volume = &spec["volumes"][0];
+    assert_eq!(volume["configMap"]["name"], "gatehouse-wasm");
+    let container = &spec["containers"][0];
+    assert_eq!(container["name"], "istio-proxy");
+    let mount = &container["volumeMounts"][0];
+    assert_eq!(mount["name"], volume["name"]);
+    let wasm_path = doc
+        .split("--wasm-path ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    let dir = std::path::Path::new(wasm_path).parent().unwrap();
+    assert_eq!(mount["mountPath"].as_str(), dir.to_str(), "{wasm_path}");
+    assert!(
+        patch["spec"]["template"]["metadata"].is_null(),
+        "no injector annotations: {patch}"
+    );
+}
+
 #[test]
 fn envoy_watches_a_table_file_that_envoy_table_replaces() {
     let dir = tempfile::tempdir().unwrap();
