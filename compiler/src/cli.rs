@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compile::validate::parse_time;
-use crate::diagnostic::{render_human, render_json, Diagnostic};
+use crate::diagnostic::{render_denied_warnings, render_human, render_json, Diagnostic};
 use crate::{compile_dir, table_json, CompileOptions};
 
 /// Exit code: success (warnings allowed).
@@ -79,6 +79,9 @@ pub struct CompileArgs {
     /// "Now" for key expiry checks, as RFC 3339 (default: the system time).
     #[arg(long)]
     pub now: Option<String>,
+    /// Treat warnings as errors: print them, write no table and exit 1 (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 fn print_diags(diags: &[Diagnostic], format: ErrorFormat) {
@@ -112,6 +115,14 @@ pub fn compile(args: &CompileArgs) -> ExitCode {
             return ExitCode::from(if internal { EXIT_FAILURE } else { EXIT_INVALID });
         }
     };
+    if args.deny_warnings && !compiled.warnings.is_empty() {
+        // In JSON the array stays the whole of standard error; the exit code says why.
+        match args.error_format {
+            ErrorFormat::Human => eprint!("{}", render_denied_warnings(&compiled.warnings)),
+            ErrorFormat::Json => print_diags(&compiled.warnings, args.error_format),
+        }
+        return ExitCode::from(EXIT_INVALID);
+    }
     print_diags(&compiled.warnings, args.error_format);
     let json = table_json(&compiled.table);
     let written = match &args.output {

@@ -183,6 +183,19 @@ pub fn render_human(diags: &[Diagnostic]) -> String {
     out
 }
 
+/// Renders the warnings of a policy that `--deny-warnings` fails, for humans: each warning,
+/// then `error: 2 warnings, and --deny-warnings is set`.
+pub fn render_denied_warnings(warnings: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in warnings {
+        let _ = writeln!(out, "{d}");
+    }
+    let n = warnings.len();
+    let s = if n == 1 { "" } else { "s" };
+    let _ = writeln!(out, "error: {n} warning{s}, and --deny-warnings is set");
+    out
+}
+
 /// Renders diagnostics as a JSON array of `{severity, code, message, file, line, column, hint}`.
 pub fn render_json(diags: &[Diagnostic]) -> String {
     serde_json::to_string_pretty(diags).unwrap_or_else(|_| "[]".to_string()) + "\n"

@@ -252,3 +252,21 @@ fn check_answers_unlisted_methods_on_namespaced_paths_with_405() {
     assert_eq!(c, 3, "{text}");
     assert!(text.contains("method_not_allowed"), "{text}");
 }
+
+#[test]
+fn check_and_explain_deny_warnings_of_a_policy_directory() {
+    let request = ["--user", "alice@example.com", "GET", "/notebook/alice/nb/"];
+    for command in ["check", "explain"] {
+        let p = [command, "--policies", "testdata/authoring/warnings"];
+        let (c, text) = run(&[&p[..], &request].concat());
+        assert_eq!(c, 0, "{command}: {text}");
+        assert!(text.contains("warning[undeclared-namespace]"), "{text}");
+        let (c, text) = run(&[&p[..], &["--deny-warnings"], &request].concat());
+        assert_eq!(c, 1, "{command}: {text}");
+        assert!(
+            text.contains("error: 1 warning, and --deny-warnings is set"),
+            "{text}"
+        );
+        assert!(text.contains("--- stdout\n--- stderr"), "{text}");
+    }
+}

@@ -154,6 +154,62 @@ fn explain_names_the_failing_check_of_an_expired_token() {
 }
 
 #[test]
+fn explain_names_the_user_claim_a_token_lacks() {
+    // A Dex token without `email`, the claim the `dex` issuer of policies/ reads the user from.
+    let key = std::fs::read_to_string(root().join("testdata/keys/dex-rsa.key.pem")).unwrap();
+    let key = SigningKey::from_pem(&key).unwrap();
+    let claims = json!({
+        "iss": "https://dex.example.com",
+        "aud": "kubeflow-oidc-authservice",
+        "sub": "CgVhbGljZQ",
+        "preferred_username": "zed-the-user",
+        "groups": ["ml-researchers"],
+        "iat": NOW,
+        "exp": NOW + 600,
+    });
+    let token = sign_jwt(&key, "RS256", &json!({"kid": "dex-1"}), &claims).unwrap();
+    let now = NOW.to_string();
+    let args = [
+        "explain",
+        "--policies",
+        "policies",
+        "--token",
+        &token,
+        "--now",
+        &now,
+    ];
+    let (c, text) = run(&[&args[..], &["GET", "/notebook/alice/nb/"]].concat());
+    assert_eq!(c, 3, "{text}");
+    assert!(
+        text.contains("FAILED: user claim (claim_missing): no non-empty string claim `email`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user claim  issuer `dex` reads the user from `email` (`userClaim`); the token's string claims: `aud`, `iss`, `preferred_username`, `sub`"),
+        "{text}"
+    );
+    // Names only: no claim value is shown.
+    assert!(
+        !text.contains("CgVhbGljZQ") && !text.contains("zed-the-user"),
+        "{text}"
+    );
+    let o = gatehouse(
+        &[
+            &args[..],
+            &["--format", "json", "GET", "/notebook/alice/nb/"],
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reason"], "claim_missing");
+    assert_eq!(v["token"]["user_claim"], "email");
+    assert_eq!(
+        v["token"]["string_claims"],
+        json!(["aud", "iss", "preferred_username", "sub"])
+    );
+}
+
+#[test]
 fn explain_verifies_an_alb_token() {
     let key = std::fs::read_to_string(root().join("testdata/keys/alb-1.key.pem")).unwrap();
     let key = SigningKey::from_pem(&key).unwrap();

@@ -19,6 +19,28 @@ fn the_example_policies_pass_their_tests() {
 }
 
 #[test]
+fn deny_warnings_stops_a_test_run_on_a_policy_that_warns() {
+    // A KFAM RoleBinding into `alcie`, which nothing declares: a warning, and the cases pass.
+    let dir = "testdata/authoring/warnings";
+    let (c, text) = run(&["test", dir]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.contains("warning[undeclared-namespace]"), "{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+    // With --deny-warnings the warning fails the run (exit 1) before any case runs.
+    let (c, text) = run(&["test", "--deny-warnings", dir]);
+    assert_eq!(c, 1, "{text}");
+    assert!(text.contains("--> policy.yaml:22:14"), "{text}");
+    assert!(
+        text.contains("error: 1 warning, and --deny-warnings is set"),
+        "{text}"
+    );
+    assert!(!text.contains("running"), "{text}");
+    // A policy without warnings is untouched by it.
+    let (c, text) = run(&["test", "--deny-warnings", "policies"]);
+    assert_eq!(c, 0, "{text}");
+}
+
+#[test]
 fn the_compiler_ignores_policy_tests() {
     // The tests beside the policies (kind PolicyTest) add nothing to the table.
     let with = gatehouse(&["compile", "policies"]);

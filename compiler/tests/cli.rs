@@ -53,6 +53,48 @@ fn warnings_still_exit_0() {
 }
 
 #[test]
+fn deny_warnings_makes_warnings_fail_with_exit_1() {
+    let dir = "testdata/policies/bad/warning-undeclared-namespace";
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("table.json");
+    let o = gatehouse(&[
+        "compile",
+        dir,
+        "--deny-warnings",
+        "--now",
+        NOW,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("warning[undeclared-namespace]"), "{err}");
+    assert!(
+        err.ends_with("error: 2 warnings, and --deny-warnings is set\n"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a table was written");
+    // In JSON the array is all of standard error.
+    let o = gatehouse(&[
+        "compile",
+        dir,
+        "--deny-warnings",
+        "--error-format",
+        "json",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    // Without warnings nothing changes.
+    let o = gatehouse(&["compile", "policies", "--deny-warnings", "--now", NOW]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stderr.is_empty());
+}
+
+#[test]
 fn invalid_policy_exits_1_with_every_error() {
     let o = gatehouse(&[
         "compile",

@@ -14,6 +14,9 @@ pub struct CheckArgs {
     pub source: PolicySource,
     #[command(flatten)]
     pub request: RequestArgs,
+    /// Fail (exit 1) when the policy directory compiles with warnings (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 /// The text rendering of `check`.
@@ -36,7 +39,7 @@ pub fn render(ev: &Evaluation) -> String {
 pub fn run(args: &CheckArgs) -> Result<u8, Failure> {
     let req = &args.request;
     check_request(&req.method, &req.path).map_err(Failure::Invalid)?;
-    let engine = args.source.load()?;
+    let engine = args.source.load_with(args.deny_warnings)?;
     let who = Who::asserted(req.user.as_deref(), &req.groups);
     let ev = evaluate(&engine, &req.method, req.host.as_deref(), &req.path, &who);
     match req.format {

@@ -37,6 +37,9 @@ pub struct ExplainArgs {
     /// The request; `--user` (taken as verified) stands instead of a token.
     #[command(flatten)]
     pub request: RequestArgs,
+    /// Fail (exit 1) when the policy directory compiles with warnings (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 /// The machine-readable answer of `check` and `explain`.
@@ -152,6 +155,24 @@ fn field(out: &mut String, name: &str, value: &str) {
     out.push_str(&format!("{name:<12}{value}\n"));
 }
 
+/// For a token without its user claim: the claim the issuer looks for, and the string claims
+/// the token does carry (names only), to choose `userClaim` from.
+fn user_claim_line(t: &TokenTrace, claim: &str, names: &[String]) -> String {
+    let issuer = t.issuer.as_deref().unwrap_or_default();
+    let carried = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "issuer `{issuer}` reads the user from `{claim}` (`userClaim`); the token's string claims: {carried}"
+    )
+}
+
 /// The text rendering of `explain`.
 pub fn render(ev: &Evaluation) -> String {
     let mut out = String::new();
@@ -214,6 +235,9 @@ pub fn render(ev: &Evaluation) -> String {
                     t.detail.as_deref().unwrap_or_default()
                 ),
             );
+        }
+        if let (Some(claim), Some(names)) = (&t.user_claim, &t.string_claims) {
+            field(&mut out, "user claim", &user_claim_line(t, claim, names));
         }
     }
     if let Some(id) = &ev.identity {
@@ -278,7 +302,7 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
         },
         None => Who::asserted(req.user.as_deref(), &req.groups),
     };
-    let engine = args.source.load()?;
+    let engine = args.source.load_with(args.deny_warnings)?;
     let ev = evaluate(&engine, &req.method, req.host.as_deref(), &req.path, &who);
     match req.format {
         Format::Text => print(&render(&ev))?,

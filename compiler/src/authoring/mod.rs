@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use crate::cli::{EXIT_FAILURE, EXIT_INVALID};
-use crate::diagnostic::{render_human, Diagnostic};
+use crate::diagnostic::{render_denied_warnings, render_human, Diagnostic};
 
 /// How an authoring command prints its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +49,8 @@ pub enum Failure {
     Diagnostics(Vec<Diagnostic>),
     /// Invalid `PolicyTest` files, with every problem found (exit 1).
     BadTests(Vec<Diagnostic>),
+    /// A policy that compiles with warnings, under `--deny-warnings` (exit 1).
+    DeniedWarnings(Vec<Diagnostic>),
     /// The tool failed (exit 2).
     Tool(String),
 }
@@ -66,6 +68,7 @@ impl Failure {
                 text.push_str(&format!("error: invalid test files: {n} error{s}\n"));
                 (text, EXIT_INVALID)
             }
+            Failure::DeniedWarnings(d) => (render_denied_warnings(d), EXIT_INVALID),
             Failure::Diagnostics(d) => {
                 let internal = d.iter().any(|d| d.code == "internal");
                 (

@@ -48,8 +48,14 @@ pub struct RequestArgs {
 impl PolicySource {
     /// Loads the engine; compile warnings go to standard error.
     pub fn load(&self) -> Result<Engine, Failure> {
+        self.load_with(false)
+    }
+
+    /// Loads the engine; compile warnings go to standard error, and with `deny_warnings` a
+    /// policy directory that warns is a failure (a compiled table has no warnings to deny).
+    pub fn load_with(&self, deny_warnings: bool) -> Result<Engine, Failure> {
         match (&self.policies, &self.table) {
-            (Some(dir), _) => load_dir(dir),
+            (Some(dir), _) => load_dir_with(dir, deny_warnings),
             (None, Some(file)) => load_table(file),
             (None, None) => Err(Failure::Invalid(
                 "give `--policies DIR` or `--table FILE`".into(),
@@ -60,6 +66,12 @@ impl PolicySource {
 
 /// Compiles a policy directory and loads the table. Warnings go to standard error.
 pub fn load_dir(dir: &Path) -> Result<Engine, Failure> {
+    load_dir_with(dir, false)
+}
+
+/// [`load_dir`]; with `deny_warnings` (`--deny-warnings`, for CI) warnings fail it instead:
+/// [`Failure::DeniedWarnings`], exit 1.
+pub fn load_dir_with(dir: &Path, deny_warnings: bool) -> Result<Engine, Failure> {
     if !dir.is_dir() {
         return Err(Failure::Invalid(format!(
             "`{}` is not a policy directory",
@@ -67,6 +79,9 @@ pub fn load_dir(dir: &Path) -> Result<Engine, Failure> {
         )));
     }
     let compiled = compile_dir(dir, &CompileOptions::default()).map_err(Failure::Diagnostics)?;
+    if deny_warnings && !compiled.warnings.is_empty() {
+        return Err(Failure::DeniedWarnings(compiled.warnings));
+    }
     if !compiled.warnings.is_empty() {
         let _ = std::io::stderr().write_all(render_human(&compiled.warnings).as_bytes());
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::evaluate::{evaluate, Evaluation, Who};
 use super::explain::{needs_line, route_line, verdict_line};
-use super::source::load_dir;
+use super::source::load_dir_with;
 use super::test_file::{self, Case, Expect};
 use super::{print, Failure};
 use crate::cli::{EXIT_DENIED, EXIT_OK};
@@ -20,6 +20,10 @@ pub struct TestArgs {
     /// The policy directory holding the policies and their `PolicyTest` files.
     #[arg(default_value = "policies")]
     pub dir: PathBuf,
+    /// Fail (exit 1) when the policy directory compiles with warnings: a binding to a
+    /// namespace nothing declares is then caught before any case runs (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 /// Whether `ev` is what `case` expects; `Err` says what differs.
@@ -91,7 +95,7 @@ fn failure_report(case: &Case, ev: &Evaluation) -> String {
 
 /// Runs `gatehouse test`.
 pub fn run(args: &TestArgs) -> Result<u8, Failure> {
-    let engine = load_dir(&args.dir)?;
+    let engine = load_dir_with(&args.dir, args.deny_warnings)?;
     let cases = test_file::load(&args.dir).map_err(Failure::BadTests)?;
     if cases.is_empty() {
         return Err(Failure::Invalid(format!(

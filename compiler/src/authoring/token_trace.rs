@@ -37,7 +37,15 @@ pub struct TokenTrace {
     pub failure: Option<String>,
     /// The verifier's one-line detail on a failure.
     pub detail: Option<String>,
+    /// The claim the chosen issuer reads the user from (`userClaim`).
+    pub user_claim: Option<String>,
+    /// When the user claim is missing: the names (never the values) of the token's top-level
+    /// non-empty string claims, sorted, to pick `userClaim` from.
+    pub string_claims: Option<Vec<String>>,
 }
+
+/// Most claim names [`TokenTrace::string_claims`] lists.
+const MAX_CLAIM_NAMES: usize = 32;
 
 /// The result of verifying one token: the trace, and the verified token or the failure.
 pub type Verified = (TokenTrace, Result<VerifiedToken, TokenFailure>);
@@ -69,7 +77,8 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         Ok(v) => Some(v.identity.issuer.clone()),
         Err(f) => f.issuer.clone(),
     };
-    let order = check_order(engine, issuer.as_deref(), alb);
+    let spec = issuer_spec(engine, issuer.as_deref());
+    let order = check_order(spec, alb);
     let checks = match &result {
         Ok(_) => order
             .iter()
@@ -97,6 +106,11 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         Ok(_) => (None, None),
         Err(f) => (Some(f.reason.code().to_string()), Some(f.detail.clone())),
     };
+    let user_claim = spec.map(|i| match i {
+        IssuerSpec::Alb(a) => a.user_claim.clone(),
+        IssuerSpec::Jwt(j) => j.user_claim.clone(),
+    });
+    let claim_missing = matches!(&result, Err(f) if f.reason == DenyReason::ClaimMissing);
     let trace = TokenTrace {
         source: if alb { "alb" } else { "bearer" },
         alg,
@@ -105,6 +119,8 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         checks,
         failure,
         detail,
+        user_claim,
+        string_claims: claim_missing.then(|| string_claims(token)),
     };
     (trace, result)
 }
@@ -125,14 +141,36 @@ fn header_fields(token: &str) -> (Option<String>, Option<String>) {
     (field("alg"), field("kid"))
 }
 
-/// The checks the verifier runs for this issuer, in order.
-fn check_order(engine: &Engine, issuer: Option<&str>, alb: bool) -> Vec<&'static str> {
-    let spec = issuer.and_then(|name| {
+/// The names of the payload's top-level non-empty string claims (sanitized, sorted, at most
+/// [`MAX_CLAIM_NAMES`]); read without verifying, as only names are shown.
+fn string_claims(token: &str) -> Vec<String> {
+    let payload = split(token)
+        .ok()
+        .and_then(|p| b64_lenient(p.payload))
+        .and_then(|p| parse_object(&p).ok());
+    let mut names: Vec<String> = payload
+        .iter()
+        .flatten()
+        .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+        .map(|(k, _)| shown(k))
+        .collect();
+    names.sort();
+    names.truncate(MAX_CLAIM_NAMES);
+    names
+}
+
+/// The issuer of the table named `issuer`.
+fn issuer_spec<'a>(engine: &'a Engine, issuer: Option<&str>) -> Option<&'a IssuerSpec> {
+    issuer.and_then(|name| {
         engine.table.issuers.iter().find(|i| match i {
             IssuerSpec::Alb(a) => a.name == name,
             IssuerSpec::Jwt(j) => j.name == name,
         })
-    });
+    })
+}
+
+/// The checks the verifier runs for this issuer, in order.
+fn check_order(spec: Option<&IssuerSpec>, alb: bool) -> Vec<&'static str> {
     let mut order = vec!["format", "alg"];
     match spec {
         Some(IssuerSpec::Alb(a)) => {

@@ -5,9 +5,10 @@ use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::table::{AuditSpec, GatewaySettings, Precedence};
 
 use super::{ByKind, Ctx};
+use crate::diagnostic::Diagnostic;
 use crate::model::gateway::{BuiltinRouteMap, GatewaySpec, PrecedenceName, PublicPathIn};
 use crate::path;
-use crate::yaml::Document;
+use crate::yaml::{Document, Span};
 
 /// Largest accepted `leewaySeconds`.
 pub const MAX_LEEWAY: u64 = 300;
@@ -162,6 +163,26 @@ fn check(spec: &GatewaySpec, doc: &Document, ctx: &mut Ctx<'_>) {
             );
         }
     }
+}
+
+/// The warning for a policy directory without a `Gateway`: every default applies, and with
+/// no public paths the sign-in paths need the token they exist to hand out. It has no file:
+/// what is missing is the whole object.
+pub(crate) fn no_gateway() -> Diagnostic {
+    Diagnostic::warning(
+        "no-gateway",
+        "",
+        Span::default(),
+        "no `Gateway` in the policy directory, so the defaults apply: no public paths \
+         (`/dex/` and `/oauth2/` need a token, so nobody can sign in through them), identity \
+         headers `kubeflow-userid` and `kubeflow-groups`, built-in route maps `kubeflow` and \
+         `cortex`",
+    )
+    .with_hint(
+        "add a Gateway such as `{apiVersion: gatehouse.dev/v1alpha1, kind: Gateway, \
+         metadata: {name: gateway}, spec: {publicPaths: [/dex/, /oauth2/]}}`; a Gateway \
+         without `spec` keeps every default, on purpose",
+    )
 }
 
 /// The route template for a public path prefix: `/dex/` → `/dex/**`.

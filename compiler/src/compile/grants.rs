@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::table::GrantSpec;
+use k8s_openapi::api::rbac::v1::RoleRef;
 
 use super::gateway::Gateway;
 use super::namespaces::Namespaces;
@@ -136,12 +137,23 @@ fn role_bindings(
     for rb in &objects.role_bindings {
         let (doc, b) = (&rb.doc, &rb.value);
         let name = b.metadata.name.clone().unwrap_or_default();
+        let role_ref = &b.role_ref;
+        // Which role it binds decides first: a RoleBinding to anything but Kubeflow's
+        // ClusterRoles (a kustomize base's `Role` for a web app, with no namespace until an
+        // overlay sets one) is not a contributor, whatever else it lacks.
+        let Some(short) = kubeflow_role(role_ref) else {
+            ctx.report(not_a_contributor(doc, role_ref));
+            continue;
+        };
         let Some(ns) = b.metadata.namespace.clone() else {
-            ctx.report(doc.error(
-                "missing-field",
-                path!["metadata"],
-                "missing field `namespace`: a RoleBinding grants in its own namespace",
-            ));
+            ctx.report(
+                doc.error(
+                    "missing-field",
+                    path!["metadata"],
+                    "missing field `namespace`: a RoleBinding grants in its own namespace",
+                )
+                .with_hint("set `metadata.namespace` to the Profile namespace it grants in"),
+            );
             continue;
         };
         let dup = seen.declare(
@@ -153,24 +165,6 @@ fn role_bindings(
         if ctx.ok(dup).is_none() {
             continue;
         }
-        let role_ref = &b.role_ref;
-        let Some((_, short)) = KUBEFLOW_CLUSTER_ROLES
-            .iter()
-            .find(|(r, _)| role_ref.kind == "ClusterRole" && *r == role_ref.name)
-        else {
-            ctx.report(
-                doc.warning(
-                    "ignored",
-                    path!["roleRef", "name"],
-                    format!(
-                        "ignored: not a Kubeflow role (roleRef {} `{}`)",
-                        role_ref.kind, role_ref.name
-                    ),
-                )
-                .with_hint("Gatehouse reads RoleBindings to ClusterRoles `kubeflow-admin`, `kubeflow-edit`, `kubeflow-view`"),
-            );
-            continue;
-        };
         let annotations = b.metadata.annotations.clone().unwrap_or_default();
         if let Some(a) = annotations.get("role") {
             if a != short && a != &role_ref.name {
@@ -218,6 +212,40 @@ fn role_bindings(
             }
         }
     }
+}
+
+/// The short name KFAM writes for `role_ref` (`edit`), when it is one of Kubeflow's
+/// ClusterRoles; `None` for any other roleRef.
+fn kubeflow_role(role_ref: &RoleRef) -> Option<&'static str> {
+    KUBEFLOW_CLUSTER_ROLES
+        .iter()
+        .find(|(r, _)| role_ref.kind == "ClusterRole" && *r == role_ref.name)
+        .map(|(_, short)| *short)
+}
+
+/// The warning for a RoleBinding that is not a KFAM contributor: it names the roleRef field
+/// that makes it so (a `kind` other than `ClusterRole`, else the `name`).
+fn not_a_contributor(doc: &Document, role_ref: &RoleRef) -> Diagnostic {
+    let (at, why) = if role_ref.kind == "ClusterRole" {
+        (path!["roleRef", "name"], String::new())
+    } else {
+        (
+            path!["roleRef", "kind"],
+            format!(
+                "; a namespaced `{}` is never a KFAM contributor",
+                role_ref.kind
+            ),
+        )
+    };
+    doc.warning(
+        "ignored",
+        at,
+        format!(
+            "ignored: not a Kubeflow role (roleRef {} `{}`){why}",
+            role_ref.kind, role_ref.name
+        ),
+    )
+    .with_hint("Gatehouse reads RoleBindings to ClusterRoles `kubeflow-admin`, `kubeflow-edit`, `kubeflow-view`")
 }
 
 fn bindings(
@@ -283,6 +311,16 @@ fn bindings(
             } else {
                 ctx.diags.extend(undeclared(ns, namespaces, doc, at));
             }
+        }
+        if spec.apis.as_ref().is_some_and(Vec::is_empty) {
+            ctx.report(
+                doc.error(
+                    "invalid-value",
+                    path!["spec", "apis"],
+                    "`apis` is empty, so the grant holds for no request",
+                )
+                .with_hint("name at least one API, or leave `apis` out to grant every API"),
+            );
         }
         let apis = spec.apis.as_ref().map(|a| {
             let mut a = a.clone();

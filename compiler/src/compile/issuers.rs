@@ -8,7 +8,10 @@ use gatehouse_filter::table::{
 use gatehouse_filter::token::claims::KUBERNETES_CLAIM;
 use gatehouse_filter::token::keys;
 
-use super::keys::{check_expiry, describe, fits, read};
+use super::claims;
+use super::keys::{
+    check_expiry, describe, fits, is_private, pem_label, private_key, read, read_jwks,
+};
 use super::validate::{check_alb_arn, check_issuer_url, check_region, parse_time, Problem};
 use super::{ByKind, Ctx, Seen};
 use crate::model::issuer::{AlbIn, Identities, JwtIn};
@@ -70,14 +73,6 @@ fn issuer_name(i: &IssuerSpec) -> &str {
 
 fn report(ctx: &mut Ctx<'_>, doc: &Document, code: &'static str, at: &[Step], p: Problem) {
     ctx.report(doc.error(code, at, p.0).with_hint_opt(p.1));
-}
-
-fn user_claim(claim: &Option<String>, doc: &Document, at: &[Step], ctx: &mut Ctx<'_>) -> String {
-    let c = claim.clone().unwrap_or_else(|| "email".into());
-    if c.is_empty() {
-        ctx.report(doc.error("invalid-value", at, "`userClaim` must not be empty"));
-    }
-    c
 }
 
 /// What names a JWT issuer vouches for: as written, or by its user claim.
@@ -144,7 +139,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
             report(ctx, doc, "invalid-issuer-url", &base("issuer"), p);
         }
     }
-    let user_claim = user_claim(&alb.user_claim, doc, &base("userClaim"), ctx);
+    let user_claim = claims::user_claim(&alb.user_claim, true, doc, &base("userClaim"), ctx);
     if alb.keys.is_empty() {
         ctx.report(doc.error(
             "malformed-key",
@@ -171,6 +166,11 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         let Some(file) = read(ctx, doc, &kat("pem"), &k.pem) else {
             continue;
         };
+        if let Some(label) = pem_label(&file.text).filter(|l| is_private(l)) {
+            let fix = "give the public key (`openssl pkey -pubout -in KEY`)";
+            ctx.report(private_key(doc, &kat("pem"), &k.pem, label, fix));
+            continue;
+        }
         let jwk = match keys::jwk_from_pem(&file.text) {
             Ok(j) => j,
             Err(e) => {
@@ -262,11 +262,12 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
             ));
         }
     }
-    let user_claim = user_claim(&jwt.user_claim, doc, &base("userClaim"), ctx);
+    let user_claim = claims::user_claim(&jwt.user_claim, false, doc, &base("userClaim"), ctx);
+    claims::groups_claim(&jwt.groups_claim, doc, &base("groupsClaim"), ctx);
     let identities = identities(jwt, &user_claim, doc, ctx);
     let at = base("jwksFile");
     let mut out_keys = Vec::new();
-    if let Some(file) = read(ctx, doc, &at, &jwt.jwks_file) {
+    if let Some(file) = read_jwks(ctx, doc, &at, &jwt.jwks_file) {
         match keys::parse_jwks(&file.text) {
             Err(e) => ctx.report(
                 doc.error(

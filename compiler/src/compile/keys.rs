@@ -3,9 +3,11 @@
 use std::path::{Component, Path, PathBuf};
 
 use gatehouse_filter::table::PublicJwk;
+use gatehouse_filter::token::encoding::shown;
 
 use super::validate::format_time;
 use super::Ctx;
+use crate::diagnostic::Diagnostic;
 use crate::model::issuer::Algorithm;
 use crate::yaml::{Document, Step};
 
@@ -70,6 +72,80 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, doc: &Document, at: &[Step], value: &str) 
             ));
             None
         }
+    }
+}
+
+/// The label of a PEM document (`PUBLIC KEY`, `RSA PRIVATE KEY`), when `text` is one.
+pub(crate) fn pem_label(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix("-----BEGIN ")?;
+    rest.split_once("-----").map(|(label, _)| label)
+}
+
+/// Whether a PEM label is a private key's (`PRIVATE KEY`, `EC PRIVATE KEY`, `ENCRYPTED
+/// PRIVATE KEY`, `OPENSSH PRIVATE KEY`).
+pub(crate) fn is_private(label: &str) -> bool {
+    label.contains("PRIVATE KEY")
+}
+
+/// The error for a private key named at `at`: refused whatever else is wrong, and never read
+/// further.
+pub(crate) fn private_key(
+    doc: &Document,
+    at: &[Step],
+    value: &str,
+    label: &str,
+    fix: &str,
+) -> Diagnostic {
+    doc.error(
+        "private-key",
+        at,
+        format!(
+            "`{value}` is a PRIVATE key (`-----BEGIN {}-----`): never put a private key in a policy",
+            shown(label)
+        ),
+    )
+    .with_hint(format!(
+        "{fix}, and replace this key if it was ever committed or shared"
+    ))
+}
+
+/// The error for a PEM document given as `jwksFile`, which must be a JWKS.
+fn pem_as_jwks(doc: &Document, at: &[Step], value: &str, label: &str) -> Diagnostic {
+    let what = match label {
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => "a PEM public key".to_string(),
+        "CERTIFICATE" => "a PEM certificate".to_string(),
+        other => format!("a PEM document (`-----BEGIN {}-----`)", shown(other)),
+    };
+    doc.error(
+        "malformed-key",
+        at,
+        format!("`jwksFile` must be a JWKS (JSON); `{value}` is {what}"),
+    )
+    .with_hint(
+        "point `jwksFile` at the issuer's JWKS, saved from its `jwks_uri` (named in `<issuer>/.well-known/openid-configuration`); a lone key must be written as a JWK in `{\"keys\": [...]}`, with its `kid`",
+    )
+}
+
+/// Reads the `jwksFile` named at `at`. A PEM there is reported for what it is (a private key
+/// above all), rather than as JSON that fails on its first line.
+pub(crate) fn read_jwks(
+    ctx: &mut Ctx<'_>,
+    doc: &Document,
+    at: &[Step],
+    value: &str,
+) -> Option<KeyFile> {
+    let file = read(ctx, doc, at, value)?;
+    match pem_label(&file.text) {
+        Some(label) if is_private(label) => {
+            let fix = "give the issuer's public JWKS (from its `jwks_uri`)";
+            ctx.report(private_key(doc, at, value, label, fix));
+            None
+        }
+        Some(label) => {
+            ctx.report(pem_as_jwks(doc, at, value, label));
+            None
+        }
+        None => Some(file),
     }
 }
 

@@ -3,6 +3,8 @@
 //! Each step lives in its own file and reports every problem it finds into the shared
 //! [`Ctx`]; the table is produced only when no step reported an error.
 
+mod api_scope;
+mod claims;
 mod gateway;
 mod grants;
 mod issuers;
@@ -158,6 +160,7 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     let routes = routes::compile(&objects, &gw, &actions, &mut ctx);
     let issuers = issuers::compile(&objects, &mut ctx);
     let grants = grants::compile(&objects, &gw, &namespaces, &roles, &mut ctx);
+    api_scope::check(&objects, &roles, &routes, &mut ctx);
     for ns in &gw.settings.audit.namespaces {
         if !namespaces.contains_key(ns) {
             if let Some(doc) = &gw.doc {
@@ -200,6 +203,11 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
             }
         }
     };
+    // Said only of a policy that compiles: it is about what the table does, not a problem to
+    // fix alongside errors.
+    if objects.gateways.is_empty() && !diags.iter().any(Diagnostic::is_error) {
+        diags.push(gateway::no_gateway());
+    }
     diagnostic::attach_sources(&mut diags, |file| {
         loaded.sources.get(file).map(String::as_str)
     });
