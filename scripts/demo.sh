@@ -68,7 +68,7 @@ request() {
     printf 'ALLOW %s  %-58s %-6s %-52s upstream saw: %s\n' "$status" "$label" "$method" "$path" "$seen"
   else
     local reason
-    reason=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["reason"])' 2>/dev/null || echo "?")
+    reason=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["reason"])' 2>/dev/null || echo "(answered by Envoy)")
     printf 'DENY  %s  %-58s %-6s %-52s reason: %s\n' "$status" "$label" "$method" "$path" "$reason"
   fi
 }
@@ -91,3 +91,6 @@ request "ALB x-amzn-oidc-data (padded ES256)" GET /notebook/alice/nb/ -H "x-amzn
 request "ALB token from another load balancer (signer)" GET /notebook/alice/nb/ -H "x-amzn-oidc-data: $alb_wrong_signer"
 request "ALB says alice, bearer says bob" GET /notebook/alice/nb/ -H "x-amzn-oidc-data: $alb_alice" -H "authorization: Bearer $bob"
 request "encoded slash in the path" GET "/notebook/alice%2f..%2fbob/nb/" -H "authorization: Bearer $alice"
+request "carol PATCHes a Cortex API (no route names PATCH)" PATCH /serving/v1/namespaces/models/apis/fraud-model -H "authorization: Bearer $carol"
+request "carol asks to act as DELETE via an override header" GET /jupyter/api/namespaces/alice/notebooks -H "authorization: Bearer $carol" -H "x-http-method-override: DELETE"
+request "bob adds kubeflow_userid: alice (\`_\` in a header name)" GET /notebook/alice/nb/ -H "authorization: Bearer $bob" -H "kubeflow_userid: alice@example.com"
