@@ -1,0 +1,273 @@
+//! Route matching: precedence, captures, methods, hosts and query namespaces.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use super::*;
+use crate::path::normalize;
+
+fn spec(methods: &[&str], path: &str, q: Option<&str>, access: Access) -> RouteSpec {
+    RouteSpec {
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+        path: path.into(),
+        namespace_query: q.map(Into::into),
+        namespace: None,
+        api: None,
+        access,
+        source: format!("test:{path}"),
+        hosts: Vec::new(),
+    }
+}
+
+fn act(a: &str) -> Access {
+    Access::Action(a.into())
+}
+
+fn table() -> RouteTable {
+    RouteTable::new(&[
+        spec(&[], "/**", None, Access::Authenticated),
+        spec(&[], "/notebook/{namespace}/{api}/**", None, act("connect")),
+        spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+        spec(&["PUT"], "/apis/{namespace}/{api}", None, act("deploy")),
+        spec(&["GET"], "/apis/{namespace}/{api}/logs", None, act("logs")),
+        spec(&["GET"], "/pipeline/**", Some("namespace"), act("list")),
+        spec(&[], "/dex/**", None, Access::Public),
+    ])
+    .unwrap()
+}
+
+fn resolve(m: &str, p: &str) -> Result<Option<Target>, DenyReason> {
+    table().resolve(m, None, &normalize(p).unwrap())
+}
+
+#[test]
+fn most_specific_route_wins() {
+    let t = resolve("GET", "/apis/team-a/fraud/logs").unwrap().unwrap();
+    assert_eq!(t.access, act("logs"));
+    assert_eq!(t.namespace.as_deref(), Some("team-a"));
+    assert_eq!(t.api.as_deref(), Some("fraud"));
+    let t = resolve("PUT", "/apis/team-a/fraud").unwrap().unwrap();
+    assert_eq!(t.access, act("deploy"));
+    // HEAD is judged as GET.
+    let t = resolve("HEAD", "/apis/team-a/fraud/logs").unwrap().unwrap();
+    assert_eq!(t.access, act("logs"));
+    // DELETE has no route on a namespaced path: it never falls to the catch-all.
+    for m in ["DELETE", "PATCH", "PROPFIND", "TRACE"] {
+        assert_eq!(
+            resolve(m, "/apis/team-a/fraud").unwrap_err(),
+            DenyReason::MethodNotAllowed,
+            "{m}"
+        );
+    }
+    let path = normalize("/apis/team-a/fraud").unwrap();
+    assert_eq!(
+        table().allowed_methods(None, &path),
+        vec!["GET", "HEAD", "PUT"]
+    );
+    // A path no namespaced route matches still falls to the catch-all, whatever the method.
+    let t = resolve("PATCH", "/apis/team-a").unwrap().unwrap();
+    assert_eq!(t.access, Access::Authenticated);
+}
+
+#[test]
+fn a_route_naming_the_method_still_wins() {
+    let t = RouteTable::new(&[
+        spec(&[], "/**", None, Access::Authenticated),
+        spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+        spec(&[], "/apis/{namespace}/**", None, act("admin")),
+        spec(&["HEAD"], "/probe/{namespace}", None, act("probe")),
+        spec(&["POST"], "/probe/{namespace}", None, act("get")),
+    ])
+    .unwrap();
+    let r = |m: &str, p: &str| t.resolve(m, None, &normalize(p).unwrap());
+    // A less specific namespaced route for every method judges PATCH, in its namespace.
+    let got = r("PATCH", "/apis/a/b").unwrap().unwrap();
+    assert_eq!(
+        (got.access, got.namespace.as_deref()),
+        (act("admin"), Some("a"))
+    );
+    // A route that lists HEAD itself takes HEAD.
+    assert_eq!(r("HEAD", "/probe/a").unwrap().unwrap().access, act("probe"));
+    // Beside a GET route of the same path it is ambiguous: HEAD is judged as GET there.
+    let errs = RouteTable::new(&[
+        spec(&["HEAD"], "/probe/{namespace}", None, act("probe")),
+        spec(&["GET"], "/probe/{namespace}", None, act("get")),
+    ])
+    .unwrap_err();
+    assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+}
+
+#[test]
+fn host_scoped_routes_match_their_hosts_first() {
+    let scoped = |mut r: RouteSpec, hosts: &[&str]| {
+        r.hosts = hosts.iter().map(|h| h.to_string()).collect();
+        r
+    };
+    let t = RouteTable::new(&[
+        spec(&[], "/**", None, Access::Authenticated),
+        scoped(
+            spec(&[], "/dex/**", None, Access::Public),
+            &["dex.example.com"],
+        ),
+        spec(&[], "/notebook/{namespace}/{api}/**", None, act("connect")),
+        scoped(
+            RouteSpec {
+                namespace: Some("models".into()),
+                ..spec(&["POST"], "/v1/models/{api}", None, act("predict"))
+            },
+            &["*.models.example.com"],
+        ),
+    ])
+    .unwrap();
+    let r = |host: Option<&str>, m: &str, p: &str| {
+        t.resolve(m, host, &normalize(p).unwrap())
+            .unwrap()
+            .map(|t| t.access)
+    };
+    assert_eq!(
+        r(Some("dex.example.com"), "GET", "/dex/auth"),
+        Some(Access::Public)
+    );
+    // The same path on another host (or none) is not public.
+    assert_eq!(
+        r(Some("kubeflow.example.com"), "GET", "/dex/auth"),
+        Some(Access::Authenticated)
+    );
+    assert_eq!(r(None, "GET", "/dex/auth"), Some(Access::Authenticated));
+    assert_eq!(
+        r(Some("fraud.models.example.com"), "POST", "/v1/models/fraud"),
+        Some(act("predict"))
+    );
+    // Routes for every host still answer on a scoped host.
+    assert_eq!(
+        r(Some("dex.example.com"), "GET", "/notebook/a/nb/"),
+        Some(act("connect"))
+    );
+    // Overlapping host sets on the same template are ambiguous; disjoint ones are not.
+    let errs = RouteTable::new(&[
+        scoped(spec(&[], "/a/**", None, Access::Public), &["*.example.com"]),
+        scoped(
+            spec(&[], "/a/**", None, Access::Authenticated),
+            &["x.example.com"],
+        ),
+    ])
+    .unwrap_err();
+    assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+    RouteTable::new(&[
+        scoped(spec(&[], "/a/**", None, Access::Public), &["a.example.com"]),
+        scoped(
+            spec(&[], "/a/**", None, Access::Authenticated),
+            &["b.example.com"],
+        ),
+    ])
+    .unwrap();
+    assert!(
+        RouteTable::new(&[scoped(spec(&[], "/a", None, Access::Public), &["Bad_Host"])]).is_err()
+    );
+}
+
+#[test]
+fn query_routes_shadow_only_when_their_parameter_is_there() {
+    let t = table();
+    let r = |m: &str, p: &str| t.resolve(m, None, &normalize(p).unwrap());
+    assert_eq!(
+        r("DELETE", "/pipeline/x?namespace=a").unwrap_err(),
+        DenyReason::MethodNotAllowed
+    );
+    assert_eq!(
+        r("DELETE", "/pipeline/x").unwrap().unwrap().access,
+        Access::Authenticated
+    );
+    for q in ["namespace[]=b", "x=1;namespace=b&namespace=a"] {
+        assert_eq!(
+            r("GET", &format!("/pipeline/x?{q}")).unwrap_err(),
+            DenyReason::AmbiguousNamespace,
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn query_namespace_routes_need_the_parameter_once() {
+    let t = resolve("GET", "/pipeline/apis/v1?namespace=team-a")
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.namespace.as_deref(), Some("team-a"));
+    let t = resolve("GET", "/pipeline/apis/v1").unwrap().unwrap();
+    assert_eq!(t.access, Access::Authenticated);
+    assert_eq!(
+        resolve("GET", "/pipeline/x?namespace=a&namespace=b").unwrap_err(),
+        DenyReason::AmbiguousNamespace
+    );
+    assert_eq!(
+        resolve("GET", "/pipeline/x?namespace=A_B").unwrap_err(),
+        DenyReason::BadNamespace
+    );
+}
+
+#[test]
+fn captured_namespaces_must_be_dns_labels() {
+    assert_eq!(
+        resolve("GET", "/notebook/Team_A/nb/").unwrap_err(),
+        DenyReason::BadNamespace
+    );
+    let t = resolve("GET", "/notebook/a/../b/nb/").unwrap().unwrap();
+    assert_eq!(t.namespace.as_deref(), Some("b"));
+}
+
+#[test]
+fn rest_matches_empty_and_exact_templates_need_exact_length() {
+    assert_eq!(
+        resolve("GET", "/dex").unwrap().unwrap().access,
+        Access::Public
+    );
+    assert_eq!(
+        resolve("GET", "/dex/auth/x").unwrap().unwrap().access,
+        Access::Public
+    );
+    // `/apis/{ns}/{api}` must not match a longer path.
+    let t = resolve("GET", "/apis/a/b/c").unwrap().unwrap();
+    assert_eq!(t.access, Access::Authenticated);
+}
+
+#[test]
+fn no_catch_all_means_route_unknown() {
+    let t = RouteTable::new(&[spec(&[], "/a", None, Access::Authenticated)]).unwrap();
+    assert_eq!(
+        t.resolve("GET", None, &normalize("/b").unwrap()).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn ambiguous_routes_are_refused() {
+    let errs = RouteTable::new(&[
+        spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+        spec(&["GET", "POST"], "/apis/{namespace}/*", None, act("deploy")),
+    ])
+    .unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+    // Different literals or disjoint methods do not overlap.
+    RouteTable::new(&[
+        spec(&["GET"], "/apis/{namespace}/{api}", None, act("get")),
+        spec(&["PUT"], "/apis/{namespace}/{api}", None, act("deploy")),
+        spec(&["GET"], "/other/{namespace}/{api}", None, act("get")),
+    ])
+    .unwrap();
+}
+
+#[test]
+fn bad_templates_are_refused() {
+    for (p, q) in [
+        ("/a/**/b", None),
+        ("a/b", None),
+        ("/a/{namespace}/{namespace}", None),
+        ("/a/{ns}", None),
+        ("/a/{namespace}", Some("namespace")),
+    ] {
+        assert!(
+            RouteTable::new(&[spec(&[], p, q, act("x"))]).is_err(),
+            "{p}"
+        );
+    }
+    assert!(RouteTable::new(&[spec(&[], "/a", None, act("x"))]).is_err());
+    assert!(RouteTable::new(&[spec(&["get"], "/a", None, Access::Public)]).is_err());
+}
