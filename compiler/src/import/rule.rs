@@ -46,6 +46,9 @@ pub struct JwtSpec {
     /// Claim with the groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups_claim: Option<String>,
+    /// `serviceAccounts` for an issuer of Kubernetes ServiceAccount tokens read by `sub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identities: Option<String>,
 }
 
 /// The keys an Issuer needs.
@@ -174,6 +177,7 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
             notes.push(format!("the RequestAuthentication applied to pods labeled `{}`: a Gatehouse issuer applies wherever the filter runs (choose with `gatehouse emit wasmplugin --selector`)", labels.join(",")));
         }
     }
+    let identities = identities(&issuer, &keys, &user_claim, &mut notes);
     Ok(Imported {
         name: name.to_string(),
         origin,
@@ -184,6 +188,7 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
             algorithms,
             user_claim,
             groups_claim,
+            identities,
         },
         keys,
         notes,
@@ -209,17 +214,38 @@ fn claims(rule: &Value, notes: &mut Vec<String>) -> (String, Option<String>) {
         }
     }
     let user = match user {
-        Some(c) if ["email", "sub", "kubernetes.io"].contains(&c.as_str()) => c,
-        Some(c) => {
-            notes.push(format!("the user came from claim `{c}`: Gatehouse reads it from `email`, `sub` or `kubernetes.io`, and `gatehouse compile` refuses `{c}` until you choose one"));
-            c
-        }
+        Some(c) => c,
         None => {
             notes.push(format!("no `{USER_HEADER}` header mapping: the user is read from `email` (Gatehouse's default)"));
             "email".into()
         }
     };
     (user, groups)
+}
+
+/// What names the issuer vouches for. Tokens whose user is `sub` from a Kubernetes or EKS
+/// issuer (or Kubeflow's m2m placeholder) name ServiceAccounts, which an issuer must declare
+/// (`identities: serviceAccounts`), or Gatehouse refuses them as `identity_out_of_scope`.
+fn identities(
+    issuer: &str,
+    keys: &Keys,
+    user_claim: &str,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    if user_claim != "sub" {
+        return None;
+    }
+    let kubernetes = issuer.contains("kubernetes.default.svc")
+        || issuer.contains("oidc.eks.")
+        || matches!(keys, Keys::Fetch(uri) if uri.ends_with("/openid/v1/jwks"));
+    let placeholder = !issuer.contains("://");
+    if kubernetes || placeholder {
+        notes.push("`identities: serviceAccounts`: the user is `sub` of a Kubernetes ServiceAccount token (`system:serviceaccount:<namespace>:<name>`); if this issuer signs tokens for people, remove it (an issuer of people never vouches for a `system:` name)".into());
+        Some("serviceAccounts".into())
+    } else {
+        notes.push("the user is `sub`: if this issuer signs Kubernetes ServiceAccount tokens (`sub` is `system:serviceaccount:<namespace>:<name>`), add `identities: serviceAccounts`, or Gatehouse refuses them as `identity_out_of_scope`".into());
+        None
+    }
 }
 
 /// Notes on where Istio looked for the token and Gatehouse does not.
