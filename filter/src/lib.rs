@@ -5,12 +5,15 @@
 //! - [`engine`]: table + identity + request → [`engine::Decision`].
 //! - [`token`]: ALB and bearer token verification with keys from the table.
 //! - [`path`], [`route`], [`acl`]: the engine's parts.
+//! - [`live`]: the background key refresher (issuer key endpoints, unknown kids, held
+//!   requests) as a state machine the root context drives.
 
 pub mod acl;
 pub mod cache;
 pub mod engine;
 pub mod gate;
 pub mod host;
+pub mod live;
 pub mod path;
 pub mod reason;
 pub mod route;
