@@ -148,8 +148,9 @@ pub(super) fn query_names(raw_path: &str) -> String {
     )
 }
 
-/// Makes an issuer name safe inside a metric name.
-pub(super) fn metric_name(s: &str) -> String {
+/// Makes an issuer name safe inside a metric name (the request path's counters and the key
+/// refresher's).
+pub(crate) fn metric_name(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -10,7 +10,8 @@
 
 mod deny;
 
-use deny::{deny, deny_with, metric_name, query_names, shown_path, Context};
+pub(crate) use deny::metric_name;
+use deny::{deny, deny_with, query_names, shown_path, Context};
 
 use crate::cache::{token_key, TokenCache};
 use crate::engine::{Engine, Verdict};

@@ -58,24 +58,11 @@ pub(super) struct IssuerState {
     pub(super) not_found: VecDeque<(String, u64)>,
 }
 
-/// Makes an issuer name safe inside a metric name (as the request path does).
-fn metric_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 impl IssuerState {
     /// Fresh state: nothing fetched, the first refresh due at once.
     pub(super) fn new(issuer: LiveIssuer) -> IssuerState {
         IssuerState {
-            metric: format!("gatehouse.keys.{}", metric_safe(&issuer.name)),
+            metric: format!("gatehouse.keys.{}", crate::gate::metric_name(&issuer.name)),
             name: issuer.name,
             source: issuer.source,
             seed_kids: issuer.seed_kids,
