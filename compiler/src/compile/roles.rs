@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ByKind, Ctx, Seen};
+use gatehouse_filter::acl::MAX_ACTIONS;
+
 use crate::builtin::roles::{ACTIONS, ROLES};
 use crate::diagnostic::did_you_mean;
 use crate::path;
@@ -31,6 +33,22 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> (BTreeSet<String>,
                     at,
                     format!("`{a}` is not a valid action name: use letters, digits, `-`, `_`"),
                 ));
+            } else if !actions.contains(a) && actions.len() >= MAX_ACTIONS {
+                // The filter holds a role's actions as one 64-bit set: say so here, where the
+                // author can fix it, rather than have the gateway refuse the table.
+                ctx.report(
+                    rm.doc
+                        .error(
+                            "too-many-actions",
+                            at,
+                            format!(
+                                "action `{a}` would be action {} of a table that holds at most {MAX_ACTIONS} ({} built in)",
+                                actions.len() + 1,
+                                ACTIONS.len()
+                            ),
+                        )
+                        .with_hint("reuse an existing action for routes that need the same grant"),
+                );
             } else if !actions.insert(a.clone()) {
                 let first = if ACTIONS.contains(&a.as_str()) {
                     "it is built in".to_string()

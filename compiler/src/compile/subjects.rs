@@ -48,9 +48,24 @@ pub(crate) fn rbac_subject(
 ) -> Result<String, Diagnostic> {
     match s.kind.as_str() {
         "User" => check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name)),
+        // The same rules as a `Binding`'s subjects: an empty name would grant `group:` or a
+        // ServiceAccount no token can name.
+        "Group" | "ServiceAccount" if s.name.is_empty() => {
+            Err(doc.error("invalid-value", at, "a subject's name must not be empty"))
+        }
         "Group" => Ok(format!("group:{}", s.name)),
         "ServiceAccount" => {
             let ns = s.namespace.as_deref().unwrap_or(binding_ns);
+            if !is_namespace_name(ns) {
+                return Err(doc.error(
+                    "invalid-namespace",
+                    at,
+                    format!(
+                        "ServiceAccount `{}` is in `{ns}`, which is not a valid namespace name",
+                        s.name
+                    ),
+                ));
+            }
             Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
         }
         other => Err(doc
