@@ -298,6 +298,16 @@ fn refused_paths_are_logged_escaped_and_bounded_without_query_values() {
     let l = line(&e, "GET", &format!("/{}", "a".repeat(1000)));
     let shown = l["path"].as_str().unwrap();
     assert!(shown.len() < 300 && shown.ends_with('…'), "{shown}");
+    // A refused path is shaped once: its first 256 bytes, each non-ASCII byte as `\xNN`,
+    // then one `…` (shaping it again would cut the escaped text and escape the `…`).
+    let l = line(&e, "GET", &format!("/a%2f{}", "é".repeat(300)));
+    assert_eq!(l["reason"], "bad_path");
+    let shown = l["path"].as_str().unwrap();
+    assert!(
+        shown.starts_with("/a%2f\\xc3\\xa9") && shown.ends_with('…'),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("\\x").count(), 256 - 5, "{shown}");
     let l = line(
         &q,
         "GET",

@@ -117,7 +117,7 @@ const SHOWN_PATH_MAX: usize = 256;
 
 /// A refused path as a log line shows it: without its query, cut to [`SHOWN_PATH_MAX`] bytes
 /// (`…` marks the cut), bytes outside printable ASCII written `\xNN`.
-pub(super) fn shown_path(raw: &[u8]) -> String {
+fn shown_path(raw: &[u8]) -> String {
     let path = raw.split(|b| *b == b'?').next().unwrap_or_default();
     let mut out = String::with_capacity(path.len().min(SHOWN_PATH_MAX) + 4);
     for &b in path.iter().take(SHOWN_PATH_MAX) {

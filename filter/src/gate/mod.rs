@@ -11,7 +11,7 @@
 mod deny;
 
 pub(crate) use deny::metric_name;
-use deny::{deny, deny_with, query_names, shown_path, Context};
+use deny::{deny, deny_with, query_names, Context};
 
 use crate::cache::{token_key, TokenCache};
 use crate::engine::{Engine, Verdict};
@@ -143,20 +143,15 @@ pub fn on_request<H: Host>(
     let method = value(":method")
         .and_then(|v| std::str::from_utf8(v).ok())
         .unwrap_or("");
+    // Denials before the path is judged log what was refused: the raw path (the log line
+    // drops its query, escapes and cuts it), and for query denials the parameter names.
     let Some(raw_path) = value(":path").and_then(|v| std::str::from_utf8(v).ok()) else {
-        let shown = value(":path").map(shown_path);
+        let shown = value(":path").map(String::from_utf8_lossy);
         let ctx = Context {
             path: shown.as_deref(),
             ..Context::default()
         };
         return deny(host, Some(engine), DenyReason::BadPath, &ctx);
-    };
-    // Denials before the path is judged log what was refused: the raw path (no query),
-    // escaped and cut, and for query denials the parameter names (never their values).
-    let refused_path = |reason: DenyReason| {
-        let path = shown_path(raw_path.as_bytes());
-        let detail = (reason == DenyReason::AmbiguousNamespace).then(|| query_names(raw_path));
-        (path, detail)
     };
     // INVARIANT: a request that asks the upstream to act as another method than the one
     // judged is refused (a matching override is only removed).
@@ -164,9 +159,8 @@ pub fn on_request<H: Host>(
         .iter()
         .any(|v| !v.trim_ascii().eq_ignore_ascii_case(method.as_bytes()))
     {
-        let (path, _) = refused_path(DenyReason::MethodOverride);
         let ctx = Context {
-            path: Some(&path),
+            path: Some(raw_path),
             detail: Some("a method override header names another method"),
             ..Context::default()
         };
@@ -178,9 +172,9 @@ pub fn on_request<H: Host>(
     let pre = match engine.preflight_at(method, authority, raw_path) {
         Ok(p) => p,
         Err(reason) => {
-            let (path, detail) = refused_path(reason);
+            let detail = (reason == DenyReason::AmbiguousNamespace).then(|| query_names(raw_path));
             let ctx = Context {
-                path: Some(&path),
+                path: Some(raw_path),
                 detail: detail.as_deref(),
                 ..Context::default()
             };
