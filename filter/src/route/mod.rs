@@ -186,6 +186,27 @@ impl Route {
                 .any(|m| m == method || (method == "HEAD" && m == "GET"))
     }
 
+    /// The namespaces the path's query gives this route: `None` when the route takes none from
+    /// the query, else every value of its parameter (none when it is absent).
+    ///
+    /// INVARIANT: the namespace judged is the one every framework reads: a second spelling of
+    /// the parameter (`namespace[]=`, after a `;`) makes the request ambiguous, never ignored.
+    fn query_namespaces(&self, path: &NormalizedPath) -> Result<Option<Vec<String>>, DenyReason> {
+        let Some(param) = &self.namespace_query else {
+            return Ok(None);
+        };
+        let query = path.query.as_deref().unwrap_or_default();
+        if query_has_other_spelling(query, param) {
+            return Err(DenyReason::AmbiguousNamespace);
+        }
+        Ok(Some(query_values(query, param)))
+    }
+
+    /// Whether the route's query condition (if any) is met: its parameter is present.
+    fn query_met(&self, path: &NormalizedPath) -> Result<bool, DenyReason> {
+        Ok(self.query_namespaces(path)?.is_none_or(|v| !v.is_empty()))
+    }
+
     /// Whether the route answers for a request's host (normalized; `None`: no usable host).
     fn host_matches(&self, host: Option<&str>) -> bool {
         self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)))
@@ -328,26 +349,18 @@ impl RouteTable {
             };
             let namespaced = matches!(route.access, Access::Action(_));
             if !route.method_matches(method) {
-                shadowed |= namespaced && route.query_allows(path)?;
+                shadowed |= namespaced && route.query_met(path)?;
                 continue;
             }
-            let mut namespace = ns_cap
-                .map(str::to_string)
-                .or_else(|| route.namespace.clone());
-            if let Some(param) = &route.namespace_query {
-                let query = path.query.as_deref().unwrap_or_default();
-                // INVARIANT: the namespace judged is the one every framework reads: a second
-                // spelling of the parameter makes the request ambiguous, never ignored.
-                if query_has_other_spelling(query, param) {
-                    return Err(DenyReason::AmbiguousNamespace);
-                }
-                let values = query_values(query, param);
-                match values.len() {
-                    0 => continue,
-                    1 => namespace = values.into_iter().next(),
-                    _ => return Err(DenyReason::AmbiguousNamespace),
-                }
-            }
+            let namespace = match route.query_namespaces(path)? {
+                None => ns_cap
+                    .map(str::to_string)
+                    .or_else(|| route.namespace.clone()),
+                // The route's query parameter is absent: it does not match.
+                Some(values) if values.is_empty() => continue,
+                Some(mut values) if values.len() == 1 => values.pop(),
+                Some(_) => return Err(DenyReason::AmbiguousNamespace),
+            };
             // INVARIANT: a method no route of a namespaced path names never falls through to
             // a route that judges no namespace.
             if shadowed && !namespaced {
@@ -380,7 +393,7 @@ impl RouteTable {
             if !matches!(route.access, Access::Action(_))
                 || !route.host_matches(host)
                 || match_segments(&route.segments, &path.segments).is_none()
-                || !route.query_allows(path).unwrap_or(true)
+                || !route.query_met(path).unwrap_or(true)
             {
                 continue;
             }
@@ -394,21 +407,6 @@ impl RouteTable {
         out.sort_unstable();
         out.dedup();
         out
-    }
-}
-
-impl Route {
-    /// Whether the route's query condition (if any) is met by the path's query: the parameter
-    /// is present, in any spelling.
-    fn query_allows(&self, path: &NormalizedPath) -> Result<bool, DenyReason> {
-        let Some(param) = &self.namespace_query else {
-            return Ok(true);
-        };
-        let query = path.query.as_deref().unwrap_or_default();
-        if query_has_other_spelling(query, param) {
-            return Err(DenyReason::AmbiguousNamespace);
-        }
-        Ok(!query_values(query, param).is_empty())
     }
 }
 

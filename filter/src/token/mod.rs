@@ -119,6 +119,16 @@ struct ReadyKey {
     not_after: Option<u64>,
 }
 
+impl ReadyKey {
+    /// Whether the key may verify at `now` (not past its `not_after`).
+    fn in_force(&self, now: u64) -> Result<(), String> {
+        match self.not_after {
+            Some(t) if now > t => Err(format!("key retired at {t}")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// An ALB issuer with its parsed keys.
 #[derive(Debug, Clone)]
 struct AlbVerifier {
@@ -245,10 +255,7 @@ impl Verifiers {
             .iter()
             .find(|k| k.kid.as_deref() == kid)
             .ok_or_else(|| format!("key `{}` is gone", kid.unwrap_or("(no kid)")))?;
-        match key.not_after {
-            Some(t) if now > t => Err(format!("key retired at {t}")),
-            _ => Ok(()),
-        }
+        key.in_force(now)
     }
 }
 
@@ -268,10 +275,7 @@ fn pick_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>, now: u64) -> Result<&'k
             _ => return Err("token has no kid and the issuer has several keys".into()),
         },
     };
-    match key.not_after {
-        Some(t) if now > t => Err(format!("key retired at {t}")),
-        _ => Ok(key),
-    }
+    key.in_force(now).map(|()| key)
 }
 
 /// Where a token came from.
