@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::gatehouse;
+use common::{compiled_policies, gatehouse};
 
 use std::path::{Path, PathBuf};
 
@@ -315,22 +315,8 @@ fn a_crd_file_without_the_resources_kind_names_the_kinds_it_holds() {
 fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
     let Some(dir) = anchors() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let table = tmp.path().join("table.json");
-    let o = gatehouse(&[
-        "compile",
-        "policies",
-        "-o",
-        table.to_str().unwrap(),
-        "--now",
-        "2026-06-01T00:00:00Z",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let table = table.to_str().unwrap();
+    let table = compiled_policies(tmp.path());
+    let table = table.as_str();
     let mut names = ALL_BUT_WASMPLUGIN.to_vec();
     names.push("wasmplugin-crd.yaml");
     let crds = all_in_one(&dir, &tmp, &names);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{gatehouse, root};
+use common::{compiled_policies, gatehouse, root};
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -24,26 +24,6 @@ fn anchor(name: &str) -> Option<PathBuf> {
         );
         None
     }
-}
-
-/// Compiles `policies/` into a temporary table.
-fn table(dir: &tempfile::TempDir) -> String {
-    let out = dir.path().join("table.json");
-    let o = gatehouse(&[
-        "compile",
-        "policies",
-        "-o",
-        out.to_str().unwrap(),
-        "--now",
-        "2026-06-01T00:00:00Z",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out.to_str().unwrap().to_string()
 }
 
 /// A fake module: the wasm magic and version, enough for `--wasm`.
@@ -75,7 +55,7 @@ fn fails_with(o: &Output, needle: &str) {
 #[test]
 fn wasmplugin_carries_the_table_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
-    let t = table(&dir);
+    let t = compiled_policies(dir.path());
     let wasm = module(&dir);
     let m = ok_yaml(&gatehouse(&[
         "emit",
@@ -141,7 +121,7 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
 #[test]
 fn envoyfilter_delivers_the_table_by_ecds_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
-    let t = table(&dir);
+    let t = compiled_policies(dir.path());
     let m = ok_yaml(&gatehouse(&[
         "emit",
         "envoyfilter",
@@ -280,7 +260,7 @@ fn the_documented_module_mount_patches_the_deployment_itself() {
 #[test]
 fn envoy_watches_a_table_file_that_envoy_table_replaces() {
     let dir = tempfile::tempdir().unwrap();
-    let t = table(&dir);
+    let t = compiled_policies(dir.path());
     let wasm = module(&dir);
     let table_dir = dir.path().join("tables");
     let o = gatehouse(&[
@@ -371,7 +351,7 @@ fn envoy_watches_a_table_file_that_envoy_table_replaces() {
 #[test]
 fn the_manifest_shape_is_stable() {
     let dir = tempfile::tempdir().unwrap();
-    let t = table(&dir);
+    let t = compiled_policies(dir.path());
     let url = format!(
         "oci://ghcr.io/acme/gatehouse@sha256:{}",
         "0123456789abcdef".repeat(4)
@@ -393,7 +373,7 @@ fn the_manifest_shape_is_stable() {
 #[test]
 fn bad_input_exits_1_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let t = table(&dir);
+    let t = compiled_policies(dir.path());
     let wasm = module(&dir);
     let wp = |extra: &[&str]| {
         let mut a = vec!["emit", "wasmplugin", "--table", t.as_str()];

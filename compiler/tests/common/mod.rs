@@ -41,3 +41,23 @@ pub fn run(args: &[&str]) -> (i32, String) {
 pub fn code(args: &[&str]) -> i32 {
     gatehouse(args).status.code().unwrap()
 }
+
+/// Compiles `policies/` (at 2026-06-01) into `dir/table.json` and returns that path.
+pub fn compiled_policies(dir: &Path) -> String {
+    let out = dir.join("table.json");
+    let o = gatehouse(&[
+        "compile",
+        "policies",
+        "-o",
+        out.to_str().unwrap(),
+        "--now",
+        "2026-06-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.to_str().unwrap().to_string()
+}
