@@ -49,6 +49,7 @@ fn jwks(json: &str, source: &str) -> Result<Vec<KeySpec>, String> {
 /// The bench issuers: `dex` (RS*/PS256), `extra` (ES256, ES384, EdDSA), `alb`.
 pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
     let jwt = |name: &str, issuer: &str, algs: &[&str], keys| JwtIssuerSpec {
+        key_fetch: None,
         name: name.into(),
         issuer: issuer.into(),
         audiences: vec![DEX_AUDIENCE.into()],
@@ -75,6 +76,7 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
             jwks(key_file!("extra.jwks.json"), "extra.jwks.json")?,
         )),
         IssuerSpec::Alb(AlbIssuerSpec {
+            key_fetch: None,
             name: "alb".into(),
             region: "us-east-1".into(),
             signers: vec![ALB_SIGNER.into()],

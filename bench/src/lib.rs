@@ -53,6 +53,7 @@ pub fn synthetic_table(bindings: usize) -> Table {
     Table {
         format_version: FORMAT_VERSION,
         gateway: GatewaySettings {
+            key_refresh: Default::default(),
             user_header: "kubeflow-userid".into(),
             groups_header: "kubeflow-groups".into(),
             user_prefix: String::new(),

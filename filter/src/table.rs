@@ -57,6 +57,66 @@ pub struct GatewaySettings {
     pub audit: AuditSpec,
     /// Maximum number of verified tokens kept in the filter's cache.
     pub token_cache_size: usize,
+    /// Bounds of the background key refresh (live keys). Absent in a table: the defaults.
+    #[serde(default, skip_serializing_if = "KeyRefreshSettings::is_default")]
+    pub key_refresh: KeyRefreshSettings,
+}
+
+/// Bounds of the background key refresh, per worker. [`Default`] gives the documented
+/// defaults; the filter turns them into [`crate::live::RefreshBounds`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyRefreshSettings {
+    /// Shortest time between two scheduled refreshes of an issuer (a smaller
+    /// `Cache-Control: max-age` is raised to it), seconds.
+    pub min_interval_seconds: u64,
+    /// Longest time between two scheduled refreshes, and the longest retry back-off, seconds.
+    pub max_interval_seconds: u64,
+    /// At most one unknown-kid refetch per issuer in this many seconds.
+    pub refetch_interval_seconds: u64,
+    /// Longest time a request with an unknown kid is held, milliseconds.
+    pub hold_milliseconds: u64,
+    /// Most requests held at once, per worker.
+    pub max_held: usize,
+    /// Largest key document accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Timeout of every fetch, milliseconds.
+    pub fetch_timeout_milliseconds: u64,
+}
+
+impl Default for KeyRefreshSettings {
+    fn default() -> Self {
+        KeyRefreshSettings {
+            min_interval_seconds: 60,
+            max_interval_seconds: 3600,
+            refetch_interval_seconds: 30,
+            hold_milliseconds: 1500,
+            max_held: 64,
+            max_body_bytes: 256 * 1024,
+            fetch_timeout_milliseconds: 5000,
+        }
+    }
+}
+
+impl KeyRefreshSettings {
+    /// Whether these are the defaults (then the table does not write them).
+    pub fn is_default(&self) -> bool {
+        *self == KeyRefreshSettings::default()
+    }
+}
+
+/// Where the filter fetches an issuer's current keys, off the request path (live keys). Only
+/// URLs written here are ever fetched; nothing a token says adds one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFetchSpec {
+    /// JWT issuers: the JWKS document's URL. ALB issuers: the URL a kid is appended to
+    /// (ending in `/`).
+    pub url: String,
+    /// The Envoy cluster the fetch goes through: `outbound|<port>||<host>`, as Istio names the
+    /// cluster of a mesh service or ServiceEntry (`gatehouse emit envoy` names its own
+    /// clusters the same way).
+    pub cluster: String,
 }
 
 /// Which token source is consulted first when a request carries both.
@@ -110,8 +170,11 @@ pub struct AlbIssuerSpec {
     /// as Cognito's userinfo writes it). Absent in a table: required.
     #[serde(default = "required")]
     pub require_email_verified: bool,
-    /// ES256 public keys by `kid`.
+    /// ES256 public keys by `kid` (the seed; more are fetched by kid when `key_fetch` is set).
     pub keys: Vec<KeySpec>,
+    /// Where keys of new kids are fetched (`<url><kid>`); absent: compiled keys only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fetch: Option<KeyFetchSpec>,
 }
 
 fn required() -> bool {
@@ -156,8 +219,11 @@ pub struct JwtIssuerSpec {
     /// Absent in a table: required.
     #[serde(default = "required")]
     pub require_email_verified: bool,
-    /// Verification keys.
+    /// Verification keys (the seed; replaced by the published set once `key_fetch` succeeds).
     pub keys: Vec<KeySpec>,
+    /// Where the issuer's JWKS is fetched; absent: compiled keys only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fetch: Option<KeyFetchSpec>,
 }
 
 /// The longest lifetime (`exp` − `iat`) a JWT issuer accepts when its table entry sets none:

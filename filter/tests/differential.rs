@@ -85,6 +85,7 @@ fn table(grants: &[G]) -> Table {
     Table {
         format_version: FORMAT_VERSION,
         gateway: GatewaySettings {
+            key_refresh: Default::default(),
             user_header: "kubeflow-userid".into(),
             groups_header: "kubeflow-groups".into(),
             user_prefix: String::new(),

@@ -52,6 +52,7 @@ fn table() -> Table {
     Table {
         format_version: FORMAT_VERSION,
         gateway: GatewaySettings {
+            key_refresh: Default::default(),
             user_header: "kubeflow-userid".into(),
             groups_header: "kubeflow-groups".into(),
             user_prefix: "accounts.google.com:".into(),

@@ -70,6 +70,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Gateway {
     builtin.dedup();
     Gateway {
         settings: GatewaySettings {
+            key_refresh: Default::default(),
             user_header: spec
                 .user_header
                 .clone()

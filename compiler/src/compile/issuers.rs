@@ -217,6 +217,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     out_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
     (ctx.diags.len() == before || !ctx.diags[before..].iter().any(|d| d.is_error())).then(|| {
         AlbIssuerSpec {
+            key_fetch: None,
             name: name.to_string(),
             region: alb.region.clone(),
             signers: alb.signers.clone(),
@@ -376,6 +377,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     audiences.sort();
     audiences.dedup();
     (!ctx.diags[before..].iter().any(|d| d.is_error())).then(|| JwtIssuerSpec {
+        key_fetch: None,
         name: name.to_string(),
         issuer: jwt.issuer.clone(),
         audiences,

@@ -67,12 +67,14 @@ mod held;
 mod issuer;
 mod refresh;
 mod source;
+mod url;
 
 #[cfg(test)]
 mod tests;
 
 pub use body::{is_uuid, max_age, MAX_KEYS_PER_SET};
 pub use source::{KeySource, LiveIssuer, RefreshBounds};
+pub use url::{alb_key_url, is_in_cluster, FetchUrl};
 
 use crate::gate::Level;
 use crate::token::keys::PublicKey;

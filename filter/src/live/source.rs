@@ -1,6 +1,9 @@
 //! What to fetch and within which bounds: the per-issuer [`KeySource`], the [`RefreshBounds`]
 //! shared by every issuer, and the [`LiveIssuer`] the refresher is built from.
 
+use super::url::FetchUrl;
+use crate::table::{IssuerSpec, KeyRefreshSettings};
+
 /// Where an issuer's keys are fetched from. Only these locations are ever fetched: they come
 /// from the compiled table, never from a token (`jku`, `x5u` stay ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,4 +130,65 @@ pub struct LiveIssuer {
     pub source: KeySource,
     /// Kids of the compiled seed keys.
     pub seed_kids: Vec<String>,
+}
+
+impl RefreshBounds {
+    /// The bounds a table's gateway settings ask for (the rest at their defaults).
+    pub fn from_settings(s: &KeyRefreshSettings) -> RefreshBounds {
+        RefreshBounds {
+            min_interval_s: s.min_interval_seconds,
+            max_interval_s: s.max_interval_seconds,
+            refetch_interval_s: s.refetch_interval_seconds,
+            hold_ms: s.hold_milliseconds,
+            max_held: s.max_held,
+            max_body_bytes: s.max_body_bytes,
+            fetch_timeout_ms: s.fetch_timeout_milliseconds,
+            ..RefreshBounds::default()
+        }
+    }
+}
+
+impl LiveIssuer {
+    /// The issuers of a table that name a key URL, ready for [`super::KeyRefresh::new`].
+    /// A URL that does not read is an error naming the issuer (the compiler never writes one).
+    pub fn from_table(issuers: &[IssuerSpec]) -> Result<Vec<LiveIssuer>, String> {
+        let mut out = Vec::new();
+        for issuer in issuers {
+            let (name, fetch, keys, per_kid) = match issuer {
+                IssuerSpec::Jwt(j) => (&j.name, &j.key_fetch, &j.keys, false),
+                IssuerSpec::Alb(a) => (&a.name, &a.key_fetch, &a.keys, true),
+            };
+            let Some(fetch) = fetch else { continue };
+            let url = FetchUrl::parse(&fetch.url)
+                .map_err(|e| format!("issuer `{name}`: key url `{}`: {e}", fetch.url))?;
+            if fetch.cluster.is_empty() {
+                return Err(format!("issuer `{name}`: key fetch names no cluster"));
+            }
+            let source = if per_kid {
+                if !url.path.ends_with('/') {
+                    return Err(format!(
+                        "issuer `{name}`: alb key url `{}` must end with `/`",
+                        fetch.url
+                    ));
+                }
+                KeySource::AlbPerKid {
+                    cluster: fetch.cluster.clone(),
+                    authority: url.authority,
+                    path_prefix: url.path,
+                }
+            } else {
+                KeySource::Jwks {
+                    cluster: fetch.cluster.clone(),
+                    authority: url.authority,
+                    path: url.path,
+                }
+            };
+            out.push(LiveIssuer {
+                name: name.clone(),
+                source,
+                seed_kids: keys.iter().filter_map(|k| k.kid.clone()).collect(),
+            });
+        }
+        Ok(out)
+    }
 }

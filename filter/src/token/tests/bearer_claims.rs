@@ -190,6 +190,7 @@ fn service_account_user_derives_from_the_kubernetes_claim() {
         _ => unreachable!("eks is the third issuer"),
     };
     let spec = JwtIssuerSpec {
+        key_fetch: None,
         user_claim: "kubernetes.io".into(),
         ..jwt_issuer("eks-k8s", EKS, keys)
     };

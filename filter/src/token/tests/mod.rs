@@ -69,6 +69,7 @@ fn jwks_keys(json: &str, source: &str) -> Vec<KeySpec> {
 
 pub fn jwt_issuer(name: &str, issuer: &str, keys: Vec<KeySpec>) -> JwtIssuerSpec {
     JwtIssuerSpec {
+        key_fetch: None,
         name: name.into(),
         issuer: issuer.into(),
         audiences: Vec::new(),
@@ -86,6 +87,7 @@ pub fn jwt_issuer(name: &str, issuer: &str, keys: Vec<KeySpec>) -> JwtIssuerSpec
 /// The test table's issuers: Dex, Cognito, EKS ServiceAccounts, an extra EC/EdDSA issuer, ALB.
 pub fn issuers() -> Vec<IssuerSpec> {
     let dex = JwtIssuerSpec {
+        key_fetch: None,
         audiences: vec!["kubeflow".into()],
         algorithms: vec![
             "RS256".into(),
@@ -104,6 +106,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
         )
     };
     let cognito = JwtIssuerSpec {
+        key_fetch: None,
         user_claim: "username".into(),
         groups_claim: Some("cognito:groups".into()),
         ..jwt_issuer(
@@ -113,6 +116,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
         )
     };
     let eks = JwtIssuerSpec {
+        key_fetch: None,
         audiences: vec!["gatehouse".into()],
         identities: Some(IdentitySpace::ServiceAccounts),
         ..jwt_issuer(
@@ -122,6 +126,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
         )
     };
     let extra = JwtIssuerSpec {
+        key_fetch: None,
         algorithms: vec!["ES256".into(), "ES384".into(), "EdDSA".into()],
         ..jwt_issuer(
             "extra",
@@ -131,6 +136,7 @@ pub fn issuers() -> Vec<IssuerSpec> {
     };
     let alb_pem = key_file!("alb-1.pem");
     let alb = AlbIssuerSpec {
+        key_fetch: None,
         name: "alb".into(),
         region: "us-east-1".into(),
         signers: vec![ALB_SIGNER.into()],
