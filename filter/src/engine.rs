@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use crate::acl::Acl;
 use crate::host::normalize_authority;
+use crate::live::{KeyRefresh, LiveIssuer, RefreshBounds};
 use crate::path::{normalize, NormalizedPath};
 use crate::reason::DenyReason;
 use crate::route::{RouteTable, Target};
@@ -187,6 +188,14 @@ impl Engine {
             }
         }
         let verifiers = Verifiers::new(&table.issuers).map_err(LoadError)?;
+        // Key sources and refresh bounds are checked here, so a table that loads always
+        // builds its worker's key refresher.
+        let live = LiveIssuer::from_table(&table.issuers).map_err(LoadError)?;
+        KeyRefresh::new(
+            live,
+            RefreshBounds::from_settings(&table.gateway.key_refresh),
+        )
+        .map_err(|e| LoadError(format!("key refresh: {e}")))?;
         Ok(Engine {
             table,
             routes,

@@ -1,17 +1,25 @@
 //! proxy-wasm glue (wasm32 only): the root context owns the loaded table, the verified-token
-//! cache and the metric ids; each HTTP context is thin and runs [`crate::gate::on_request`]
-//! with host calls behind the [`Host`] trait.
+//! cache, the live keys and the metric ids; each HTTP context is thin and runs the request
+//! path of [`crate::gate::Filter`] with host calls behind the [`Host`] trait.
+//!
+//! Live keys: the root context ticks every [`TICK_PERIOD_MS`] while a table names key URLs;
+//! fetches are dispatched by the root context (scheduled refreshes) or by the request that met
+//! an unknown kid (its answer then comes back to that request's context, which hands it to the
+//! shared refresher). A held request is paused; when the refresher lets it go, the glue makes
+//! it the effective context, decides it again ([`Filter::on_resumed`]) and only then resumes
+//! it or answers it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
-use crate::gate::{Filter, Host, Level, Outcome};
+use crate::gate::{Filter, Held, Host, Level, Outcome};
+use crate::live::{FetchHost, TICK_PERIOD_MS};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -26,14 +34,21 @@ proxy_wasm::main! {{
 struct Shared {
     filter: Filter,
     metrics: HashMap<String, u32>,
+    /// Requests held for their keys, by context id.
+    held: HashMap<u32, Held>,
 }
 
 #[derive(Default)]
 struct Root {
     shared: Rc<RefCell<Shared>>,
+    ticking: bool,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body: usize, _t: usize) {
+        on_fetch_answer(&self.shared, token, body);
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -44,7 +59,17 @@ impl RootContext for Root {
         let Ok(mut shared) = self.shared.try_borrow_mut() else {
             return false;
         };
-        match shared.filter.configure(config.as_deref()) {
+        let result = shared.filter.configure(config.as_deref());
+        let live = shared.filter.live().is_some();
+        let released = shared.filter.take_released();
+        drop(shared);
+        decide_again(&self.shared, released);
+        if live != self.ticking {
+            let period = if live { TICK_PERIOD_MS } else { 0 };
+            self.ticking =
+                hostcalls::set_tick_period(Duration::from_millis(period)).is_ok() && live;
+        }
+        match result {
             Ok(msg) => {
                 // How long reading, parsing and loading the table took (bench/e2e.sh reads it).
                 let took = started
@@ -63,9 +88,15 @@ impl RootContext for Root {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn on_tick(&mut self) {
+        with_refresher(&self.shared, |filter, host| filter.on_tick(now_ms(), host));
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Request {
             shared: Rc::clone(&self.shared),
+            context_id,
+            fetches: Vec::new(),
         }))
     }
 
@@ -76,29 +107,156 @@ impl RootContext for Root {
 
 struct Request {
     shared: Rc<RefCell<Shared>>,
+    context_id: u32,
+    /// Key fetches this request dispatched (their answers come back here).
+    fetches: Vec<u32>,
 }
 
-impl Context for Request {}
+impl Context for Request {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body: usize, _t: usize) {
+        self.fetches.retain(|t| *t != token);
+        on_fetch_answer(&self.shared, token, body);
+    }
+
+    fn on_done(&mut self) -> bool {
+        if let Ok(mut shared) = self.shared.try_borrow_mut() {
+            shared.held.remove(&self.context_id);
+            shared.filter.forget(self.context_id);
+            // The proxy cancels this context's fetches with it: their answers never come.
+            let now = now_ms();
+            for token in self.fetches.drain(..) {
+                shared.filter.abandon_fetch(token, now);
+            }
+        }
+        true
+    }
+}
 
 impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Ok(mut shared) = self.shared.try_borrow_mut() else {
-            // Cannot happen (one request at a time per VM); fail closed all the same.
-            let _ =
-                hostcalls::send_http_response(503, vec![], Some(b"{\"reason\":\"no_table\"}\n"));
-            return Action::Pause;
+        let (action, resumed) = {
+            let Ok(mut shared) = self.shared.try_borrow_mut() else {
+                // Cannot happen (one request at a time per VM); fail closed all the same.
+                let _ = hostcalls::send_http_response(
+                    503,
+                    vec![],
+                    Some(b"{\"reason\":\"no_table\"}\n"),
+                );
+                return Action::Pause;
+            };
+            let Shared {
+                filter,
+                metrics,
+                held,
+            } = &mut *shared;
+            let mut host = ProxyHost {
+                metrics,
+                context_id: self.context_id,
+                resumed: Vec::new(),
+                fetches: &mut self.fetches,
+            };
+            let action = match filter.on_request(&mut host) {
+                Outcome::Continue => Action::Continue,
+                Outcome::Denied(_) => Action::Pause,
+                Outcome::Held(h) => {
+                    held.insert(self.context_id, *h);
+                    Action::Pause
+                }
+            };
+            (action, host.resumed)
         };
-        let Shared { filter, metrics } = &mut *shared;
-        let mut host = ProxyHost { metrics };
-        match filter.on_request(&mut host) {
-            Outcome::Continue => Action::Continue,
-            Outcome::Denied(_) => Action::Pause,
+        decide_again(&self.shared, resumed);
+        action
+    }
+}
+
+/// A key fetch answered (to the root context or to the request that dispatched it): reads
+/// the answer within the body cap, hands it to the refresher, decides the requests it lets go.
+fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
+    with_refresher(shared, |filter, host| {
+        let now = now_ms();
+        let cap = filter.fetch_body_cap().unwrap_or(0);
+        let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let status = headers
+            .iter()
+            .find(|(name, _)| name == ":status")
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        if body_size > cap {
+            // Refused unread: a hostile or broken endpoint cannot make the worker copy it.
+            let reason = format!("body of {body_size} bytes is over the {cap}-byte cap");
+            filter.on_fetch_failure(token, &reason, now, host);
+        } else {
+            let body = match body_size {
+                0 => Vec::new(),
+                n => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, n)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            };
+            filter.on_fetch_response(token, status, &headers, &body, now, host);
+        }
+    });
+}
+
+/// Runs `event` on the key refresher with the root host, then decides the requests it let go.
+fn with_refresher(shared: &Rc<RefCell<Shared>>, event: impl FnOnce(&mut Filter, &mut RootHost)) {
+    let resumed = {
+        let Ok(mut guard) = shared.try_borrow_mut() else {
+            return;
+        };
+        let Shared {
+            filter, metrics, ..
+        } = &mut *guard;
+        let mut host = RootHost {
+            metrics,
+            resumed: Vec::new(),
+        };
+        event(filter, &mut host);
+        host.resumed
+    };
+    decide_again(shared, resumed);
+}
+
+/// Decides the held requests the refresher let go, each as its own effective context: resumed
+/// upstream only when the request path allows it, answered otherwise. A request whose stream
+/// is gone is skipped.
+fn decide_again(shared: &Rc<RefCell<Shared>>, context_ids: Vec<u32>) {
+    for id in context_ids {
+        let Ok(mut guard) = shared.try_borrow_mut() else {
+            return;
+        };
+        let Shared {
+            filter,
+            metrics,
+            held,
+        } = &mut *guard;
+        let Some(request) = held.remove(&id) else {
+            continue;
+        };
+        if hostcalls::set_effective_context(id).is_err() {
+            continue;
+        }
+        let mut fetches = Vec::new();
+        let mut host = ProxyHost {
+            metrics,
+            context_id: id,
+            resumed: Vec::new(),
+            fetches: &mut fetches,
+        };
+        if filter.on_resumed(request, &mut host) == Outcome::Continue {
+            let _ = hostcalls::resume_http_request();
         }
     }
 }
 
-struct ProxyHost<'a> {
-    metrics: &'a mut HashMap<String, u32>,
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(u64::MAX / 2, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2)
+        })
 }
 
 fn log(level: Level, message: &str) {
@@ -107,6 +265,77 @@ fn log(level: Level, message: &str) {
         Level::Warn => LogLevel::Warn,
     };
     let _ = hostcalls::log(level, message);
+}
+
+fn count(metrics: &mut HashMap<String, u32>, metric: &str) {
+    let id = match metrics.get(metric) {
+        Some(id) => *id,
+        None => match hostcalls::define_metric(MetricType::Counter, metric) {
+            Ok(id) => {
+                metrics.insert(metric.to_string(), id);
+                id
+            }
+            Err(_) => return,
+        },
+    };
+    let _ = hostcalls::increment_metric(id, 1);
+}
+
+/// Dispatches `GET path` to `cluster`: the only network call the filter makes.
+fn fetch(cluster: &str, authority: &str, path: &str, timeout_ms: u64) -> Result<u32, String> {
+    let headers = vec![
+        (":method", "GET"),
+        (":path", path),
+        (":authority", authority),
+        ("accept", "application/json, application/x-pem-file, */*"),
+        ("user-agent", "gatehouse"),
+    ];
+    hostcalls::dispatch_http_call(
+        cluster,
+        headers,
+        None,
+        vec![],
+        Duration::from_millis(timeout_ms),
+    )
+    .map_err(|status| format!("{status:?} (is there an Envoy cluster `{cluster}`?)"))
+}
+
+/// The root context's host: fetches, logs, counts, and collects requests to decide again.
+struct RootHost<'a> {
+    metrics: &'a mut HashMap<String, u32>,
+    resumed: Vec<u32>,
+}
+
+impl FetchHost for RootHost<'_> {
+    fn fetch(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        timeout: u64,
+    ) -> Result<u32, String> {
+        fetch(cluster, authority, path, timeout)
+    }
+
+    fn resume(&mut self, context_id: u32) {
+        self.resumed.push(context_id);
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        log(level, message);
+    }
+
+    fn count(&mut self, metric: &str) {
+        count(self.metrics, metric);
+    }
+}
+
+/// One request's host: its headers, its answer, and the shared fetch and counter state.
+struct ProxyHost<'a> {
+    metrics: &'a mut HashMap<String, u32>,
+    context_id: u32,
+    resumed: Vec<u32>,
+    fetches: &'a mut Vec<u32>,
 }
 
 impl Host for ProxyHost<'_> {
@@ -127,11 +356,12 @@ impl Host for ProxyHost<'_> {
     }
 
     fn now(&self) -> u64 {
-        hostcalls::get_current_time()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            // A host without a clock makes every token look expired (fail closed).
-            .map_or(u64::MAX / 2, |d| d.as_secs())
+        // A host without a clock makes every token look expired (fail closed).
+        now_ms() / 1000
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
     }
 
     fn log(&mut self, level: Level, message: &str) {
@@ -139,16 +369,26 @@ impl Host for ProxyHost<'_> {
     }
 
     fn count(&mut self, metric: &str) {
-        let id = match self.metrics.get(metric) {
-            Some(id) => *id,
-            None => match hostcalls::define_metric(MetricType::Counter, metric) {
-                Ok(id) => {
-                    self.metrics.insert(metric.to_string(), id);
-                    id
-                }
-                Err(_) => return,
-            },
-        };
-        let _ = hostcalls::increment_metric(id, 1);
+        count(self.metrics, metric);
+    }
+
+    fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    fn fetch(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        timeout: u64,
+    ) -> Result<u32, String> {
+        let token = fetch(cluster, authority, path, timeout)?;
+        self.fetches.push(token);
+        Ok(token)
+    }
+
+    fn resume(&mut self, context_id: u32) {
+        self.resumed.push(context_id);
     }
 }

@@ -76,6 +76,7 @@ fn run_case(engine: &Engine, cache: &mut TokenCache, case: &Value) -> Result<(),
         (Outcome::Continue, Some(user)) => format!("allow:{user}"),
         (Outcome::Continue, None) => "allow without identity".to_string(),
         (Outcome::Denied(r), _) => r.code().to_string(),
+        (Outcome::Held(_), _) => "held (no live keys here)".to_string(),
     };
     if got != expect {
         return Err(format!(

@@ -14,7 +14,8 @@ pub(crate) use deny::metric_name;
 use deny::{deny, deny_with, query_names, Context};
 
 use crate::cache::{token_key, TokenCache};
-use crate::engine::{Engine, Verdict};
+use crate::engine::{Engine, LoadError, Verdict};
+use crate::live::{FetchHost, KeyRefresh, LiveIssuer, RefreshBounds, UnknownKid};
 use crate::reason::DenyReason;
 use crate::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
 
@@ -80,6 +81,62 @@ pub trait Host {
     fn log(&mut self, level: Level, message: &str);
     /// Adds one to a counter.
     fn count(&mut self, metric: &str);
+    /// Unix time, milliseconds (for the key refresher's holds and limits).
+    fn now_ms(&self) -> u64 {
+        self.now().saturating_mul(1000)
+    }
+    /// The proxy's id of this request (a held request is resumed by it).
+    fn context_id(&self) -> u32 {
+        0
+    }
+    /// Dispatches a key fetch (see [`FetchHost::fetch`]). A host that cannot fetch says so,
+    /// and the request is then decided with the keys as they are.
+    fn fetch(
+        &mut self,
+        _cluster: &str,
+        _authority: &str,
+        _path: &str,
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        Err("this host does not fetch".into())
+    }
+    /// A held request must be decided again (its keys arrived, or its wait ended). The host
+    /// runs [`Filter::on_resumed`] for it once the current call returns.
+    fn resume(&mut self, _context_id: u32) {}
+}
+
+/// A [`Host`] as the key refresher sees it.
+struct Fetcher<'h, H: Host>(&'h mut H);
+
+impl<H: Host> FetchHost for Fetcher<'_, H> {
+    fn fetch(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        timeout_ms: u64,
+    ) -> Result<u32, String> {
+        self.0.fetch(cluster, authority, path, timeout_ms)
+    }
+    fn resume(&mut self, context_id: u32) {
+        self.0.resume(context_id);
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        self.0.log(level, message);
+    }
+    fn count(&mut self, metric: &str) {
+        self.0.count(metric);
+    }
+}
+
+/// A request held for its issuer's keys: what the host keeps until it is decided again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The issuer whose keys are being fetched.
+    pub issuer: String,
+    /// The request's headers as they arrived (the request path has since removed the
+    /// identity headers from the live request; deciding again reads these).
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 /// What happened to the request.
@@ -89,15 +146,31 @@ pub enum Outcome {
     Continue,
     /// Answered locally with this status.
     Denied(DenyReason),
+    /// Paused: its token's kid is unknown and the issuer's keys are being fetched. The host
+    /// keeps [`Held`] and, when told to resume it, runs [`Filter::on_resumed`].
+    Held(Box<Held>),
 }
 
-/// Runs the request path for one request.
+/// Runs the request path for one request, with the compiled keys only.
 pub fn on_request<H: Host>(
     engine: Option<&Engine>,
     cache: &mut TokenCache,
     host: &mut H,
 ) -> Outcome {
     let headers = host.request_headers();
+    decide(engine, cache, None, headers, host)
+}
+
+/// The request path: `headers` are the request's as they arrived. With `live`, tokens also
+/// verify with the worker's live keys, and a token whose kid is unknown may hold the request
+/// (`live` is then mutable: the refresher starts the fetch).
+fn decide<H: Host>(
+    engine: Option<&Engine>,
+    cache: &mut TokenCache,
+    mut live: Option<Live<'_>>,
+    headers: Vec<(String, Vec<u8>)>,
+    host: &mut H,
+) -> Outcome {
     let (user_header, groups_header) = match engine {
         Some(e) => (
             e.gateway().user_header.as_str(),
@@ -203,10 +276,17 @@ pub fn on_request<H: Host>(
         ..Context::default()
     };
 
-    let verified = match verify(engine, cache, host, &headers) {
+    let keys = live.as_ref().map(|l| &*l.refresh);
+    let verified = match verify(engine, cache, keys, host, &headers) {
         Ok(Some(v)) => v,
         Ok(None) => return deny(host, Some(engine), DenyReason::NoIdentity, &ctx),
         Err(f) => {
+            if let Some(held) = hold(live.as_mut(), &f, host) {
+                return Outcome::Held(Box::new(Held {
+                    issuer: held,
+                    headers,
+                }));
+            }
             ctx.issuer = f.issuer.as_deref();
             ctx.kid = f.kid.as_deref();
             ctx.detail = Some(&f.detail);
@@ -237,10 +317,36 @@ pub fn on_request<H: Host>(
     }
 }
 
+/// The worker's live keys, as the request path uses them.
+struct Live<'a> {
+    refresh: &'a mut KeyRefresh,
+    /// Whether a token with an unknown kid may hold the request (not when deciding a
+    /// request again after its hold).
+    may_hold: bool,
+}
+
+/// Holds the request when its token's kid is unknown, fetching may find it, and the refresher
+/// agrees (rate limit, held-request bound); returns the issuer it waits for.
+fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) -> Option<String> {
+    let live = live.filter(|l| l.may_hold)?;
+    let (Some(issuer), Some(kid)) = (&f.issuer, &f.kid) else {
+        return None;
+    };
+    if !f.fetchable {
+        return None;
+    }
+    let (context_id, now_ms) = (host.context_id(), host.now_ms());
+    let answer = live
+        .refresh
+        .on_unknown_kid(issuer, kid, context_id, now_ms, &mut Fetcher(host));
+    (answer == UnknownKid::Hold).then(|| issuer.clone())
+}
+
 /// Reads the credentials and verifies them through the cache.
 fn verify<H: Host>(
     engine: &Engine,
     cache: &mut TokenCache,
+    live: Option<&KeyRefresh>,
     host: &mut H,
     headers: &[(String, Vec<u8>)],
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
@@ -252,6 +358,7 @@ fn verify<H: Host>(
         }
         let Ok(text) = std::str::from_utf8(value) else {
             return Err(TokenFailure {
+                fetchable: false,
                 reason: if is_alb {
                     DenyReason::TokenMalformed
                 } else {
@@ -277,10 +384,12 @@ fn verify<H: Host>(
             // INVARIANT: a cache hit re-checks everything about the key that can change after
             // the token verified (retirement by `not_after`); a key no longer in force sends
             // the token through full verification again, which refuses it with its reason.
-            let in_force =
-                engine
-                    .verifiers()
-                    .key_in_force(&hit.identity.issuer, hit.kid.as_deref(), now);
+            let in_force = engine.verifiers().key_in_force(
+                &hit.identity.issuer,
+                hit.kid.as_deref(),
+                now,
+                live,
+            );
             if in_force.is_ok() {
                 host.count("gatehouse.token_cache.hit");
                 if source == Source::Alb {
@@ -292,8 +401,10 @@ fn verify<H: Host>(
         }
         host.count("gatehouse.token_cache.miss");
         let verified = match source {
-            Source::Alb => engine.verifiers().verify_alb(token, now, leeway),
-            Source::Bearer => engine.verifiers().verify_bearer(token, now, leeway),
+            Source::Alb => engine.verifiers().verify_alb_with(token, now, leeway, live),
+            Source::Bearer => engine
+                .verifiers()
+                .verify_bearer_with(token, now, leeway, live),
         }?;
         if source == Source::Alb {
             used_alb = Some(token.to_string());
@@ -308,11 +419,14 @@ fn verify<H: Host>(
     result
 }
 
-/// The filter's state on one worker: the table in force and the verified-token cache. Lives on
-/// the proxy-wasm root context; the HTTP contexts borrow it per request.
+/// The filter's state on one worker: the table in force, the verified-token cache and the live
+/// keys. Lives on the proxy-wasm root context; the HTTP contexts borrow it per request.
 pub struct Filter {
     engine: Option<Engine>,
     cache: TokenCache,
+    live: Option<KeyRefresh>,
+    /// Requests held by a refresher that a reload replaced: to decide again.
+    released: Vec<u32>,
 }
 
 impl Default for Filter {
@@ -320,8 +434,25 @@ impl Default for Filter {
         Filter {
             engine: None,
             cache: TokenCache::new(1),
+            live: None,
+            released: Vec::new(),
         }
     }
+}
+
+/// Collects the requests a replaced refresher lets go (it fetches nothing more).
+#[derive(Default)]
+struct Released(Vec<u32>);
+
+impl FetchHost for Released {
+    fn fetch(&mut self, _: &str, _: &str, _: &str, _: u64) -> Result<u32, String> {
+        Err("the refresher was replaced".into())
+    }
+    fn resume(&mut self, context_id: u32) {
+        self.0.push(context_id);
+    }
+    fn log(&mut self, _: Level, _: &str) {}
+    fn count(&mut self, _: &str) {}
 }
 
 impl Filter {
@@ -342,18 +473,35 @@ impl Filter {
         let Some(bytes) = config.filter(|b| !b.is_empty()) else {
             return Err(format!("gatehouse: no plugin configuration; {}", kept()));
         };
-        match Engine::from_json(bytes) {
-            Ok(engine) => {
+        let loaded = Engine::from_json(bytes).and_then(|engine| {
+            let issuers = LiveIssuer::from_table(&engine.table.issuers).map_err(LoadError)?;
+            let bounds = RefreshBounds::from_settings(&engine.gateway().key_refresh);
+            let live = match issuers.is_empty() {
+                true => None,
+                false => Some(KeyRefresh::new(issuers, bounds).map_err(LoadError)?),
+            };
+            Ok((engine, live))
+        });
+        match loaded {
+            Ok((engine, live)) => {
                 let msg = format!(
-                    "gatehouse: table loaded: {} routes, {} issuers, {} namespaces, token cache {}",
+                    "gatehouse: table loaded: {} routes, {} issuers ({} with live keys), {} namespaces, token cache {}",
                     engine.table.routes.len(),
                     engine.table.issuers.len(),
+                    live.as_ref().map_or(0, KeyRefresh::issuers),
                     engine.table.namespaces.len(),
                     engine.gateway().token_cache_size
                 );
                 // Keys or issuers may have changed: earlier verifications no longer count.
                 self.cache = TokenCache::new(engine.gateway().token_cache_size);
                 self.engine = Some(engine);
+                // The new table's issuers start from their seed and fetch at the first tick;
+                // requests the old refresher held are decided again with the new table.
+                if let Some(mut old) = std::mem::replace(&mut self.live, live) {
+                    let mut released = Released::default();
+                    old.release_all(&mut released);
+                    self.released.extend(released.0);
+                }
                 Ok(msg)
             }
             Err(e) => Err(format!("gatehouse: table refused: {e}; {}", kept())),
@@ -365,9 +513,104 @@ impl Filter {
         self.engine.as_ref()
     }
 
-    /// Runs the request path.
+    /// The worker's live keys, when an issuer of the table names a key URL.
+    pub fn live(&self) -> Option<&KeyRefresh> {
+        self.live.as_ref()
+    }
+
+    /// Runs the request path; a token with an unknown kid may hold the request
+    /// ([`Outcome::Held`]).
     pub fn on_request<H: Host>(&mut self, host: &mut H) -> Outcome {
-        on_request(self.engine.as_ref(), &mut self.cache, host)
+        let headers = host.request_headers();
+        let live = self.live.as_mut().map(|refresh| Live {
+            refresh,
+            may_hold: true,
+        });
+        decide(self.engine.as_ref(), &mut self.cache, live, headers, host)
+    }
+
+    /// Decides a held request again, with the keys as they are now (never holds it again).
+    /// `host` acts on that request; `held` is what [`Outcome::Held`] gave.
+    pub fn on_resumed<H: Host>(&mut self, held: Held, host: &mut H) -> Outcome {
+        let live = self.live.as_mut().map(|refresh| Live {
+            refresh,
+            may_hold: false,
+        });
+        let outcome = decide(
+            self.engine.as_ref(),
+            &mut self.cache,
+            live,
+            held.headers,
+            host,
+        );
+        let event = match outcome {
+            Outcome::Continue => "held_allowed",
+            _ => "held_denied",
+        };
+        host.count(&format!(
+            "gatehouse.keys.{}.{event}",
+            metric_name(&held.issuer)
+        ));
+        outcome
+    }
+
+    /// The stream of a held request ended: it is no longer held.
+    pub fn forget(&mut self, context_id: u32) {
+        if let Some(live) = &mut self.live {
+            live.forget(context_id);
+        }
+    }
+
+    /// The key fetch `token` will never be answered (see [`KeyRefresh::abandon`]).
+    pub fn abandon_fetch(&mut self, token: u32, now_ms: u64) {
+        if let Some(live) = &mut self.live {
+            live.abandon(token, now_ms);
+        }
+    }
+
+    /// Requests a reload let go, to decide again (see [`Filter::on_resumed`]).
+    pub fn take_released(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// Timer tick of the key refresher (see [`KeyRefresh::on_tick`]).
+    pub fn on_tick<F: FetchHost>(&mut self, now_ms: u64, host: &mut F) {
+        if let Some(live) = &mut self.live {
+            live.on_tick(now_ms, host);
+        }
+    }
+
+    /// The largest key document the refresher reads, bytes (`None`: no live keys).
+    pub fn fetch_body_cap(&self) -> Option<usize> {
+        self.live.as_ref().map(|l| l.bounds().max_body_bytes)
+    }
+
+    /// A key fetch answered (see [`KeyRefresh::on_response`]).
+    pub fn on_fetch_response<F: FetchHost>(
+        &mut self,
+        token: u32,
+        status: u32,
+        headers: &[(String, String)],
+        body: &[u8],
+        now_ms: u64,
+        host: &mut F,
+    ) {
+        if let Some(live) = &mut self.live {
+            live.on_response(token, status, headers, body, now_ms, host);
+        }
+    }
+
+    /// A key fetch failed without a usable answer (see [`KeyRefresh::on_failure`]).
+    pub fn on_fetch_failure<F: FetchHost>(
+        &mut self,
+        token: u32,
+        reason: &str,
+        now_ms: u64,
+        host: &mut F,
+    ) {
+        if let Some(live) = &mut self.live {
+            live.on_failure(token, reason, now_ms, host);
+        }
     }
 
     /// Tokens held in the verified-token cache.

@@ -174,13 +174,6 @@ impl KeyRefresh {
 
     /// The fetched key for `kid` of `issuer`, to try besides the compiled seed keys (unless
     /// [`KeyRefresh::is_withdrawn`]).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "verification consults it once the wiring lands (issue 10)"
-        )
-    )]
     pub(crate) fn key(&self, issuer: &str, kid: Option<&str>) -> Option<&PublicKey> {
         self.issuer(issuer)?.key(kid)
     }
@@ -206,6 +199,11 @@ impl KeyRefresh {
             .unwrap_or_default()
     }
 
+    /// Number of issuers whose keys are refreshed.
+    pub fn issuers(&self) -> usize {
+        self.issuers.len()
+    }
+
     /// Number of requests held.
     pub fn held(&self) -> usize {
         self.held.len()
@@ -215,6 +213,20 @@ impl KeyRefresh {
     /// whether it was held.
     pub fn forget(&mut self, context_id: u32) -> bool {
         !self.held.take(|h| h.context_id == context_id).is_empty()
+    }
+
+    /// The fetch with `token` will never be answered: the request context that dispatched it
+    /// ended first (the proxy cancels a context's fetches with it). Not a failure of the
+    /// issuer: a JWKS issuer is fetched again at the next tick, an ALB kid when next seen.
+    pub fn abandon(&mut self, token: u32, now_ms: u64) {
+        for s in &mut self.issuers {
+            if s.in_flight.as_ref().is_some_and(|f| f.token == token) {
+                s.in_flight = None;
+                s.next_due_ms = now_ms;
+                return;
+            }
+            s.kid_fetches.retain(|k| k.fetch.token != token);
+        }
     }
 
     /// Resumes every held request (before this refresher is replaced or dropped).

@@ -33,7 +33,10 @@ impl FetchUrl {
             (None, Some(rest)) => (false, rest),
             _ => return Err("it must start with `https://`".into()),
         };
-        if url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if url
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err("it holds whitespace or control characters".into());
         }
         if url.contains(['?', '#']) {
@@ -118,6 +121,7 @@ pub fn alb_key_url(region: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -125,13 +129,22 @@ mod tests {
     fn reads_the_parts_and_names_the_istio_cluster() {
         let u = FetchUrl::parse("https://Dex.Example.com/dex/keys").unwrap();
         assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.authority.as_str(), u.path.as_str()),
+            (
+                u.tls,
+                u.host.as_str(),
+                u.port,
+                u.authority.as_str(),
+                u.path.as_str()
+            ),
             (true, "dex.example.com", 443, "dex.example.com", "/dex/keys")
         );
         assert_eq!(u.cluster_name(), "outbound|443||dex.example.com");
         let u = FetchUrl::parse("http://dex.auth.svc.cluster.local:5556/dex/keys").unwrap();
         assert_eq!(u.authority, "dex.auth.svc.cluster.local:5556");
-        assert_eq!(u.cluster_name(), "outbound|5556||dex.auth.svc.cluster.local");
+        assert_eq!(
+            u.cluster_name(),
+            "outbound|5556||dex.auth.svc.cluster.local"
+        );
         assert_eq!(FetchUrl::parse("https://keys.test:8443").unwrap().path, "/");
     }
 

@@ -7,8 +7,9 @@ use super::alg::{self, Alg};
 use super::claims::{check_times, numeric_date, user};
 use super::encoding::{b64_lenient, parse_object, shown, split};
 use super::names::{check_email_verified, check_scope};
-use super::{pick_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
+use super::{choose_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
 use crate::engine::Identity;
+use crate::live::KeyRefresh;
 use crate::reason::DenyReason;
 use crate::table::IdentitySpace;
 
@@ -27,12 +28,24 @@ fn header_str<'a>(
 }
 
 impl Verifiers {
-    /// Verifies an ALB `x-amzn-oidc-data` value.
+    /// Verifies an ALB `x-amzn-oidc-data` value with the compiled keys only.
     pub fn verify_alb(
         &self,
         value: &str,
         now: u64,
         leeway: u64,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_alb_with(value, now, leeway, None)
+    }
+
+    /// Verifies an ALB `x-amzn-oidc-data` value with the compiled keys and, when given, the
+    /// worker's live keys (ALB keys fetched by kid).
+    pub fn verify_alb_with(
+        &self,
+        value: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&KeyRefresh>,
     ) -> Result<VerifiedToken, TokenFailure> {
         let malformed = |detail: &str| TokenFailure::new(DenyReason::TokenMalformed, detail);
         let parts = split(value).map_err(malformed)?;
@@ -70,41 +83,49 @@ impl Verifiers {
         };
         let signer = header_str(&header, "signer")?;
 
-        // The issuer: among those holding this kid, the one that lists the signer; else the
-        // first, which then fails on the signer after the signature.
-        let holders: Vec<&AlbVerifier> = self
-            .alb
-            .iter()
-            .filter(|v| v.keys.iter().any(|k| k.kid.as_deref() == Some(kid)))
-            .collect();
+        // The issuer: among those holding this kid (compiled or fetched), the one that lists
+        // the signer; else the first, which then fails on the signer after the signature.
         if self.alb.is_empty() {
             return Err(
                 TokenFailure::new(DenyReason::UnknownIssuer, "no alb issuer configured")
                     .kid(Some(kid)),
             );
         }
-        let issuer = holders
-            .iter()
-            .find(|v| signer.is_some_and(|s| v.spec.signers.iter().any(|a| a == s)))
-            .or(holders.first())
-            .ok_or_else(|| {
-                TokenFailure::new(
+        let holds = |v: &&AlbVerifier| {
+            v.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+                || live.is_some_and(|l| l.key(&v.spec.name, Some(kid)).is_some())
+        };
+        let signed_by =
+            |v: &&AlbVerifier| signer.is_some_and(|s| v.spec.signers.iter().any(|a| a == s));
+        let holders: Vec<&AlbVerifier> = self.alb.iter().filter(holds).collect();
+        let issuer = match holders.iter().find(|v| signed_by(v)).or(holders.first()) {
+            Some(issuer) => issuer,
+            // INVARIANT: a kid no issuer holds is fetched only for the issuer whose ARN the
+            // token's (unverified) `signer` names; any other signer never causes a fetch.
+            None => {
+                let mut f = TokenFailure::new(
                     DenyReason::UnknownKid,
                     format!("no alb key `{}`", shown(kid)),
                 )
-                .kid(Some(kid))
-            })?;
+                .kid(Some(kid));
+                if let Some(v) = self.alb.iter().find(signed_by) {
+                    f = f.issuer(&v.spec.name);
+                    f.fetchable = true;
+                }
+                return Err(f);
+            }
+        };
         let spec = &issuer.spec;
         let fail = |reason: DenyReason, detail: String| {
             TokenFailure::new(reason, detail)
                 .issuer(&spec.name)
                 .kid(Some(kid))
         };
-        let key =
-            pick_key(&issuer.keys, Some(kid), now).map_err(|e| fail(DenyReason::UnknownKid, e))?;
+        let (key, key_kid) = choose_key(&issuer.keys, live, &spec.name, Some(kid), now)
+            .map_err(|miss| miss.failure(&spec.name, Some(kid)))?;
 
         // INVARIANT: the signature covers `header.payload` exactly as received, padding included.
-        if !alg::verify(Alg::Es256, &key.key, parts.signed.as_bytes(), &signature) {
+        if !alg::verify(Alg::Es256, key, parts.signed.as_bytes(), &signature) {
             return Err(fail(
                 DenyReason::BadSignature,
                 "alb signature does not verify".into(),
@@ -166,7 +187,7 @@ impl Verifiers {
                 issuer: spec.name.clone(),
             },
             expires_at: exp.saturating_add(leeway),
-            kid: Some(kid.to_owned()),
+            kid: key_kid,
         })
     }
 }

@@ -5,17 +5,29 @@ use serde_json::Value;
 use super::alg::{self, Alg};
 use super::claims::check_jwt;
 use super::encoding::{b64_strict, parse_object, shown, split};
-use super::{pick_key, TokenFailure, VerifiedToken, Verifiers};
+use super::{choose_key, TokenFailure, VerifiedToken, Verifiers};
 use crate::engine::Identity;
+use crate::live::KeyRefresh;
 use crate::reason::DenyReason;
 
 impl Verifiers {
-    /// Verifies a bearer JWT (the text after `Bearer `).
+    /// Verifies a bearer JWT (the text after `Bearer `) with the compiled keys only.
     pub fn verify_bearer(
         &self,
         token: &str,
         now: u64,
         leeway: u64,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_bearer_with(token, now, leeway, None)
+    }
+
+    /// Verifies a bearer JWT with the compiled keys and, when given, the worker's live keys.
+    pub fn verify_bearer_with(
+        &self,
+        token: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&KeyRefresh>,
     ) -> Result<VerifiedToken, TokenFailure> {
         let malformed = |detail: String| TokenFailure::new(DenyReason::TokenMalformed, detail);
         let parts = split(token).map_err(|d| malformed(d.into()))?;
@@ -84,14 +96,15 @@ impl Verifiers {
                 format!("issuer does not allow `{}`", alg.name()),
             ));
         }
-        let key = pick_key(&issuer.keys, kid, now).map_err(|e| fail(DenyReason::UnknownKid, e))?;
-        if !alg.fits(&key.key) {
+        let (key, key_kid) = choose_key(&issuer.keys, live, &spec.name, kid, now)
+            .map_err(|miss| miss.failure(&spec.name, kid))?;
+        if !alg.fits(key) {
             return Err(fail(
                 DenyReason::AlgorithmNotAllowed,
-                format!("`{}` does not fit the {} key", alg.name(), key.key.kind()),
+                format!("`{}` does not fit the {} key", alg.name(), key.kind()),
             ));
         }
-        if !alg::verify(alg, &key.key, parts.signed.as_bytes(), &signature) {
+        if !alg::verify(alg, key, parts.signed.as_bytes(), &signature) {
             return Err(fail(
                 DenyReason::BadSignature,
                 "signature does not verify".into(),
@@ -107,7 +120,7 @@ impl Verifiers {
                 issuer: spec.name.clone(),
             },
             expires_at: exp.saturating_add(leeway),
-            kid: key.kid.clone(),
+            kid: key_kid,
         })
     }
 }

@@ -71,6 +71,7 @@ where
                         "the ALB token and the bearer token name different users (issuers `{}` and `{}`)",
                         first.identity.issuer, verified.identity.issuer
                     ),
+                    fetchable: false,
                 })
             }
         }

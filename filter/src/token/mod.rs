@@ -62,6 +62,7 @@ use crate::engine::Identity;
 use crate::reason::DenyReason;
 use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
 
+use crate::live::KeyRefresh;
 use alg::Alg;
 use keys::PublicKey;
 
@@ -87,6 +88,9 @@ pub struct TokenFailure {
     pub kid: Option<String>,
     /// One line for operators.
     pub detail: String,
+    /// The kid is unknown to the issuer named in `issuer`, and fetching that issuer's keys
+    /// may find it (live keys): the request path may hold the request for the fetch.
+    pub fetchable: bool,
 }
 
 impl TokenFailure {
@@ -97,6 +101,7 @@ impl TokenFailure {
             issuer: None,
             kid: None,
             detail: detail.into(),
+            fetchable: false,
         }
     }
 
@@ -234,12 +239,19 @@ impl Verifiers {
 }
 
 impl Verifiers {
-    /// Whether the key that verified a cached token is still in force at `now`: the issuer
-    /// still holds it and it is not past its `not_after`. The verified-token cache asks this
-    /// on every hit, so a key retired (or removed) after a token was verified stops that
+    /// Whether the key that verified a cached token is still in force at `now`: the key it
+    /// names is still one [`choose_key`] would verify with (held, by the seed or the live keys,
+    /// not past its `not_after`, not withdrawn by its issuer). The verified-token cache asks
+    /// this on every hit, so a key retired or withdrawn after a token was verified stops that
     /// token at once, not at the token's own `exp`.
-    pub fn key_in_force(&self, issuer: &str, kid: Option<&str>, now: u64) -> Result<(), String> {
-        let keys = self
+    pub fn key_in_force(
+        &self,
+        issuer: &str,
+        kid: Option<&str>,
+        now: u64,
+        live: Option<&KeyRefresh>,
+    ) -> Result<(), String> {
+        let seed = self
             .alb
             .iter()
             .find(|v| v.spec.name == issuer)
@@ -251,31 +263,95 @@ impl Verifiers {
                     .map(|v| &v.keys)
             })
             .ok_or_else(|| format!("issuer `{issuer}` is gone"))?;
-        let key = keys
-            .iter()
-            .find(|k| k.kid.as_deref() == kid)
-            .ok_or_else(|| format!("key `{}` is gone", kid.unwrap_or("(no kid)")))?;
-        key.in_force(now)
+        choose_key(seed, live, issuer, kid, now)
+            .map(|_| ())
+            .map_err(KeyMiss::detail)
     }
 }
 
-/// Picks a key by `kid`: the named key, or with no `kid` the issuer's only key (an issuer's
-/// only key, when it has no kid in the table, answers any kid). Keys past their `not_after`
-/// are not used.
-fn pick_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>, now: u64) -> Result<&'k ReadyKey, String> {
-    let key = match kid {
+/// Why no key verifies a token.
+#[derive(Debug)]
+enum KeyMiss {
+    /// No key with the token's kid is known (yet): fetching the issuer's keys may find it.
+    Unknown(String),
+    /// The key is known and may not verify: retired (`not_after`) or withdrawn by its issuer.
+    Refused(String),
+}
+
+impl KeyMiss {
+    fn detail(self) -> String {
+        match self {
+            KeyMiss::Unknown(d) | KeyMiss::Refused(d) => d,
+        }
+    }
+
+    /// The failure for a token of `issuer`: `unknown_kid`, fetchable when the kid is unknown.
+    fn failure(self, issuer: &str, kid: Option<&str>) -> TokenFailure {
+        let fetchable = matches!(self, KeyMiss::Unknown(_)) && kid.is_some();
+        let mut f = TokenFailure::new(DenyReason::UnknownKid, self.detail())
+            .issuer(issuer)
+            .kid(kid);
+        f.fetchable = fetchable;
+        f
+    }
+}
+
+/// Finds the seed key for `kid`: the named key, or with no `kid` the issuer's only key (an
+/// issuer's only key, when it has no kid in the table, answers any kid).
+fn seed_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>) -> Result<Option<&'k ReadyKey>, String> {
+    Ok(match kid {
         Some(kid) => match (keys.iter().find(|k| k.kid.as_deref() == Some(kid)), keys) {
-            (Some(key), _) => key,
-            // A table key without kid is its issuer's only key: it answers any kid.
-            (None, [only]) if only.kid.is_none() => only,
-            (None, _) => return Err(format!("no key `{}`", encoding::shown(kid))),
+            (Some(key), _) => Some(key),
+            (None, [only]) if only.kid.is_none() => Some(only),
+            (None, _) => None,
         },
         None => match keys {
-            [only] => only,
+            [only] => Some(only),
+            [] => None,
             _ => return Err("token has no kid and the issuer has several keys".into()),
         },
-    };
-    key.in_force(now).map(|()| key)
+    })
+}
+
+/// The key a token of `issuer` with `kid` verifies with, at `now`: the one place that says
+/// which keys count.
+///
+/// - A seed (compiled) key past its `not_after` never verifies, whatever the issuer publishes.
+/// - Once the issuer's published set is authoritative (a JWKS fetch succeeded), only its keys
+///   verify: a seed key it no longer publishes is withdrawn.
+/// - Before that, the seed decides, then keys fetched by kid (ALB).
+///
+/// Returns the key and the kid it is held under (`None` for an issuer's only key without
+/// kid).
+fn choose_key<'k>(
+    seed: &'k [ReadyKey],
+    live: Option<&'k KeyRefresh>,
+    issuer: &str,
+    kid: Option<&str>,
+    now: u64,
+) -> Result<(&'k PublicKey, Option<String>), KeyMiss> {
+    let fetched_kid = || kid.map(str::to_owned);
+    let from_seed = seed_key(seed, kid).map_err(KeyMiss::Refused)?;
+    if let Some(key) = from_seed {
+        key.in_force(now).map_err(KeyMiss::Refused)?;
+    }
+    let named = || encoding::shown(kid.unwrap_or("(no kid)"));
+    let fetched = live.and_then(|l| l.key(issuer, kid));
+    if live.is_some_and(|l| l.is_authoritative(issuer)) {
+        return match (fetched, from_seed) {
+            (Some(key), _) => Ok((key, fetched_kid())),
+            (None, Some(_)) => Err(KeyMiss::Refused(format!(
+                "key `{}` was withdrawn: the issuer no longer publishes it",
+                named()
+            ))),
+            (None, None) => Err(KeyMiss::Unknown(format!("no key `{}`", named()))),
+        };
+    }
+    match (from_seed, fetched) {
+        (Some(k), _) => Ok((&k.key, k.kid.clone())),
+        (None, Some(key)) => Ok((key, fetched_kid())),
+        (None, None) => Err(KeyMiss::Unknown(format!("no key `{}`", named()))),
+    }
 }
 
 /// Where a token came from.

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use gatehouse_filter::gate::{Host, Level};
+use gatehouse_filter::live::FetchHost;
 
 /// A local reply: status, headers, body.
 pub type Reply = (u32, Vec<(String, String)>, String);
@@ -13,6 +14,12 @@ pub struct MockHost {
     pub logs: Vec<String>,
     pub counters: Vec<String>,
     pub now: u64,
+    /// The request's context id.
+    pub context_id: u32,
+    /// Key fetches dispatched: cluster, authority, path.
+    pub fetches: Vec<(String, String, String)>,
+    /// Held requests the refresher let go.
+    pub resumed: Vec<u32>,
 }
 
 impl MockHost {
@@ -26,6 +33,9 @@ impl MockHost {
             logs: vec![],
             counters: vec![],
             now: 1_800_000_000,
+            context_id: 7,
+            fetches: vec![],
+            resumed: vec![],
         }
     }
 
@@ -66,6 +76,44 @@ impl Host for MockHost {
     }
     fn count(&mut self, metric: &str) {
         self.counters.push(metric.to_string());
+    }
+    fn context_id(&self) -> u32 {
+        self.context_id
+    }
+    fn fetch(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        self.fetches
+            .push((cluster.into(), authority.into(), path.into()));
+        Ok(self.fetches.len() as u32)
+    }
+    fn resume(&mut self, context_id: u32) {
+        self.resumed.push(context_id);
+    }
+}
+
+impl FetchHost for MockHost {
+    fn fetch(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        timeout_ms: u64,
+    ) -> Result<u32, String> {
+        Host::fetch(self, cluster, authority, path, timeout_ms)
+    }
+    fn resume(&mut self, context_id: u32) {
+        Host::resume(self, context_id);
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        Host::log(self, level, message);
+    }
+    fn count(&mut self, metric: &str) {
+        Host::count(self, metric);
     }
 }
 
