@@ -68,9 +68,10 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Gateway {
         .unwrap_or_else(|| vec![BuiltinRouteMap::Kubeflow, BuiltinRouteMap::Cortex]);
     builtin.sort();
     builtin.dedup();
+    let key_refresh = super::key_refresh::settings(&spec.key_refresh, doc.as_ref(), ctx);
     Gateway {
         settings: GatewaySettings {
-            key_refresh: Default::default(),
+            key_refresh,
             user_header: spec
                 .user_header
                 .clone()

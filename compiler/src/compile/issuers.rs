@@ -9,6 +9,7 @@ use gatehouse_filter::token::claims::KUBERNETES_CLAIM;
 use gatehouse_filter::token::keys;
 
 use super::claims;
+use super::key_sources;
 use super::keys::{
     check_expiry, describe, fits, is_private, pem_label, private_key, read, read_jwks,
 };
@@ -215,9 +216,10 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         });
     }
     out_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    let key_fetch = key_sources::alb(alb, doc, ctx);
     (ctx.diags.len() == before || !ctx.diags[before..].iter().any(|d| d.is_error())).then(|| {
         AlbIssuerSpec {
-            key_fetch: None,
+            key_fetch,
             name: name.to_string(),
             region: alb.region.clone(),
             signers: alb.signers.clone(),
@@ -266,22 +268,37 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     let user_claim = claims::user_claim(&jwt.user_claim, false, doc, &base("userClaim"), ctx);
     claims::groups_claim(&jwt.groups_claim, doc, &base("groupsClaim"), ctx);
     let identities = identities(jwt, &user_claim, doc, ctx);
+    let key_fetch = key_sources::jwt(jwt, doc, ctx);
     let at = base("jwksFile");
+    let jwks_file = jwt.jwks_file.as_deref().unwrap_or_default();
     let mut out_keys = Vec::new();
-    if let Some(file) = read_jwks(ctx, doc, &at, &jwt.jwks_file) {
+    if jwt.jwks_file.is_none() {
+        ctx.report(
+            doc.error(
+                "missing-field",
+                path!["spec", "jwt"],
+                "missing field `jwksFile`",
+            )
+            .with_hint(
+                "`jwksFile` holds the seed keys a gateway verifies with before (or without) any \
+                     fetch, even with `jwksUri`; `gatehouse keys refresh` writes it from \
+                     `jwksUri`",
+            ),
+        );
+    } else if let Some(file) = read_jwks(ctx, doc, &at, jwks_file) {
         match keys::parse_jwks(&file.text) {
             Err(e) => ctx.report(
                 doc.error(
                     "malformed-key",
                     &at,
-                    format!("malformed JWKS in `{}`: {e}", jwt.jwks_file),
+                    format!("malformed JWKS in `{}`: {e}", jwks_file),
                 )
                 .with_hint("expected a JWKS document: `{\"keys\": [...]}` with public keys only"),
             ),
             Ok(list) if list.is_empty() => ctx.report(doc.error(
                 "malformed-key",
                 &at,
-                format!("JWKS `{}` holds no keys", jwt.jwks_file),
+                format!("JWKS `{}` holds no keys", jwks_file),
             )),
             Ok(list) => {
                 let many = list.len() > 1;
@@ -293,7 +310,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
                             ctx.report(doc.error(
                                 "malformed-key",
                                 &at,
-                                format!("a key in `{}` has no `kid`, and the JWKS holds more than one key", jwt.jwks_file),
+                                format!("a key in `{}` has no `kid`, and the JWKS holds more than one key", jwks_file),
                             ));
                             continue;
                         }
@@ -304,7 +321,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
                                     &at,
                                     format!(
                                         "duplicate declaration of kid `{kid}` in `{}`",
-                                        jwt.jwks_file
+                                        jwks_file
                                     ),
                                 )
                                 .with_hint("every key of an issuer needs its own `kid`"),
@@ -366,7 +383,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
                 path!["spec", "jwt", "keyNotAfter"],
                 format!(
                     "`keyNotAfter` names kid `{kid}`, which `{}` does not hold",
-                    jwt.jwks_file
+                    jwks_file
                 ),
             )),
             None => {}
@@ -377,7 +394,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     audiences.sort();
     audiences.dedup();
     (!ctx.diags[before..].iter().any(|d| d.is_error())).then(|| JwtIssuerSpec {
-        key_fetch: None,
+        key_fetch,
         name: name.to_string(),
         issuer: jwt.issuer.clone(),
         audiences,

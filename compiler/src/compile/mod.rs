@@ -8,7 +8,9 @@ mod claims;
 mod gateway;
 mod grants;
 mod issuers;
-mod keys;
+mod key_refresh;
+mod key_sources;
+pub(crate) mod keys;
 mod namespaces;
 mod roles;
 mod routes;
@@ -205,8 +207,11 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     };
     // Said only of a policy that compiles: it is about what the table does, not a problem to
     // fix alongside errors.
-    if objects.gateways.is_empty() && !diags.iter().any(Diagnostic::is_error) {
-        diags.push(gateway::no_gateway());
+    if !diags.iter().any(Diagnostic::is_error) {
+        if objects.gateways.is_empty() {
+            diags.push(gateway::no_gateway());
+        }
+        diags.extend(key_sources::no_key_refresh(&objects));
     }
     diagnostic::attach_sources(&mut diags, |file| {
         loaded.sources.get(file).map(String::as_str)

@@ -29,6 +29,29 @@ pub struct GatewaySpec {
     /// Whether Profile namespaces get Kubeflow's `default-editor` / `default-viewer` grants
     /// (default true).
     pub profile_service_accounts: Option<bool>,
+    /// Bounds of the background key refresh (live keys); each field defaults.
+    pub key_refresh: KeyRefreshIn,
+}
+
+/// `keyRefresh`, as written: every field optional, defaulting to the filter's
+/// `KeyRefreshSettings::default()`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct KeyRefreshIn {
+    /// Shortest time between two scheduled refreshes of an issuer, seconds (default 60).
+    pub min_interval_seconds: Option<u64>,
+    /// Longest time between two scheduled refreshes, seconds (default 3600).
+    pub max_interval_seconds: Option<u64>,
+    /// At most one unknown-kid refetch per issuer in this many seconds (default 30).
+    pub refetch_interval_seconds: Option<u64>,
+    /// Longest time a request with an unknown kid is held, milliseconds (default 1500).
+    pub hold_milliseconds: Option<u64>,
+    /// Most requests held at once, per worker (default 64).
+    pub max_held: Option<u64>,
+    /// Largest key document accepted, bytes (default 262144).
+    pub max_body_bytes: Option<u64>,
+    /// Timeout of every fetch, milliseconds (default 5000).
+    pub fetch_timeout_milliseconds: Option<u64>,
 }
 
 /// A public path prefix: `/dex/` (every host), or `{path: /dex/, hosts: [dex.example.com]}`.

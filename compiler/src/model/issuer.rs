@@ -30,8 +30,14 @@ pub struct AlbIn {
     pub user_claim: Option<String>,
     /// With `userClaim: email`, whether `email_verified` must be true (default `true`).
     pub require_email_verified: Option<bool>,
-    /// ES256 keys by `kid`.
+    /// ES256 keys by `kid` (the seed: they verify before any fetch).
     pub keys: Vec<AlbKeyIn>,
+    /// Where keys of new kids are fetched, `<keyEndpoint><kid>` (https, ending in `/`;
+    /// default: AWS's endpoint for `region`).
+    pub key_endpoint: Option<String>,
+    /// Whether keys of new kids are fetched at run time (default `true`); `false`: the
+    /// compiled keys only.
+    pub fetch_keys: Option<bool>,
 }
 
 /// One ALB key as written.
@@ -55,8 +61,12 @@ pub struct JwtIn {
     /// Accepted audiences.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// JWKS file, relative to the YAML file.
-    pub jwks_file: String,
+    /// JWKS file, relative to the YAML file: the seed keys, which verify before any fetch.
+    /// Required (checked when compiling, with a hint, rather than by serde).
+    pub jwks_file: Option<String>,
+    /// The issuer's published JWKS (https; `http://` only for in-cluster `*.svc` hosts),
+    /// refreshed at run time; absent: the compiled keys only.
+    pub jwks_uri: Option<String>,
     /// Allowed algorithms.
     pub algorithms: Vec<Algorithm>,
     /// Claim with the user (default `email`).
