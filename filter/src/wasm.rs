@@ -9,7 +9,7 @@
 //! it the effective context, decides it again ([`Filter::on_resumed`]) and only then resumes
 //! it or answers it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -41,7 +41,12 @@ struct Shared {
 #[derive(Default)]
 struct Root {
     shared: Rc<RefCell<Shared>>,
-    ticking: bool,
+    /// The table names key URLs: tick once this VM serves requests.
+    wants_ticks: bool,
+    /// Whether the tick period is set. Set at the first request, not at configuration: Envoy
+    /// also runs a root context on its main thread, which never serves a request and must
+    /// not fetch.
+    ticking: Cell<bool>,
 }
 
 impl Context for Root {
@@ -64,10 +69,10 @@ impl RootContext for Root {
         let released = shared.filter.take_released();
         drop(shared);
         decide_again(&self.shared, released);
-        if live != self.ticking {
-            let period = if live { TICK_PERIOD_MS } else { 0 };
-            self.ticking =
-                hostcalls::set_tick_period(Duration::from_millis(period)).is_ok() && live;
+        self.wants_ticks = live;
+        if !live && self.ticking.get() {
+            let _ = hostcalls::set_tick_period(Duration::ZERO);
+            self.ticking.set(false);
         }
         match result {
             Ok(msg) => {
@@ -93,6 +98,10 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        if self.wants_ticks && !self.ticking.get() {
+            let period = Duration::from_millis(TICK_PERIOD_MS);
+            self.ticking.set(hostcalls::set_tick_period(period).is_ok());
+        }
         Some(Box::new(Request {
             shared: Rc::clone(&self.shared),
             context_id,

@@ -20,6 +20,7 @@ use gatehouse::emit::envoy::{bootstrap, table_file, write_table_file, EnvoyOptio
 
 mod http1;
 mod http2;
+pub mod keys;
 // Each test crate includes the harness and uses part of it.
 #[allow(unused_imports)]
 pub use http1::KeepAlive;
@@ -170,6 +171,18 @@ impl Gateway {
     /// runs without the filter's configuration until a good table is pushed), and waits until
     /// Envoy has read it and listens.
     pub fn launch(envoy: &Path, wasm: &Path, table_json: &str, upstream: Upstream) -> Gateway {
+        Gateway::launch_with(envoy, wasm, table_json, upstream, Vec::new())
+    }
+
+    /// [`Gateway::launch`], with more clusters in the bootstrap (the key clusters that
+    /// `gatehouse emit envoy` adds for the table's key URLs).
+    pub fn launch_with(
+        envoy: &Path,
+        wasm: &Path,
+        table_json: &str,
+        upstream: Upstream,
+        clusters: Vec<serde_json::Value>,
+    ) -> Gateway {
         let dir = tempdir::Dir::new("e2e");
         let (port, admin) = (free_port(), free_port());
         let (up, upstream) = match upstream {
@@ -201,6 +214,10 @@ impl Gateway {
             upstream: SocketAddr::from(([127, 0, 0, 1], up)),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], admin))),
         });
+        let mut config = config;
+        if let Some(list) = config["static_resources"]["clusters"].as_array_mut() {
+            list.extend(clusters);
+        }
         let cfg_path = dir.0.join("envoy.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         let log = dir.0.join("envoy.log");
