@@ -18,6 +18,7 @@ pub mod crd;
 pub mod diagnostic;
 pub mod emit;
 pub mod import;
+pub mod key_hosts;
 pub mod mint;
 pub mod model;
 pub mod yaml;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{compiled_policies, gatehouse, root};
+use common::{compiled, compiled_policies, gatehouse, root};
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -33,16 +33,27 @@ fn module(dir: &tempfile::TempDir) -> String {
     p.to_str().unwrap().to_string()
 }
 
-fn ok_yaml(o: &Output) -> Value {
+/// Every document a successful run printed.
+fn ok_docs(o: &Output) -> Vec<Value> {
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let docs = parse_documents(std::str::from_utf8(&o.stdout).unwrap()).unwrap();
+    parse_documents(std::str::from_utf8(&o.stdout).unwrap()).unwrap()
+}
+
+/// The one document a successful run printed.
+fn ok_yaml(o: &Output) -> Value {
+    let docs = ok_docs(o);
     assert_eq!(docs.len(), 1);
     docs.into_iter().next().unwrap()
+}
+
+/// The first document of a successful run: the manifest (the objects of key hosts follow).
+fn manifest(o: &Output) -> Value {
+    ok_docs(o).into_iter().next().unwrap()
 }
 
 fn fails_with(o: &Output, needle: &str) {
@@ -57,7 +68,7 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
     let t = compiled_policies(dir.path());
     let wasm = module(&dir);
-    let m = ok_yaml(&gatehouse(&[
+    let m = manifest(&gatehouse(&[
         "emit",
         "wasmplugin",
         "--table",
@@ -85,10 +96,15 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
     let compiled: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
     assert_eq!(spec["pluginConfig"], compiled);
 
-    if let Some(crd) = anchor("wasmplugin-crd.yaml") {
+    if let (Some(crd), Some(se), Some(dr)) = (
+        anchor("wasmplugin-crd.yaml"),
+        anchor("serviceentry-crd.yaml"),
+        anchor("destinationrule-crd.yaml"),
+    ) {
         let crd_text = std::fs::read_to_string(&crd).unwrap();
         assert_eq!(Crd::from_yaml(&crd_text).unwrap().validate(&m), vec![]);
-        // And through the flag, with an OCI url and a custom selector.
+        // And through the flag, with an OCI url and a custom selector; the key hosts'
+        // ServiceEntries and DestinationRules are checked against their own CRDs.
         let o = gatehouse(&[
             "emit",
             "wasmplugin",
@@ -108,8 +124,12 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
             "edge",
             "--crd",
             crd.to_str().unwrap(),
+            "--crd",
+            se.to_str().unwrap(),
+            "--crd",
+            dr.to_str().unwrap(),
         ]);
-        let m = ok_yaml(&o);
+        let m = manifest(&o);
         assert_eq!(
             m["spec"]["selector"]["matchLabels"]["example.com/tier"],
             "public"
@@ -122,7 +142,7 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
 fn envoyfilter_delivers_the_table_by_ecds_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
     let t = compiled_policies(dir.path());
-    let m = ok_yaml(&gatehouse(&[
+    let m = manifest(&gatehouse(&[
         "emit",
         "envoyfilter",
         "--table",
@@ -177,7 +197,11 @@ fn envoyfilter_delivers_the_table_by_ecds_and_passes_istios_crd() {
         m["spec"]["workloadSelector"]["labels"]["istio"],
         "ingressgateway"
     );
-    if let Some(crd) = anchor("envoyfilter-crd.yaml") {
+    if let (Some(crd), Some(se), Some(dr)) = (
+        anchor("envoyfilter-crd.yaml"),
+        anchor("serviceentry-crd.yaml"),
+        anchor("destinationrule-crd.yaml"),
+    ) {
         let crd_text = std::fs::read_to_string(&crd).unwrap();
         assert_eq!(Crd::from_yaml(&crd_text).unwrap().validate(&m), vec![]);
         // And through the flag, on every gateway port.
@@ -190,8 +214,12 @@ fn envoyfilter_delivers_the_table_by_ecds_and_passes_istios_crd() {
             "/var/lib/gatehouse/gatehouse.wasm",
             "--crd",
             crd.to_str().unwrap(),
+            "--crd",
+            se.to_str().unwrap(),
+            "--crd",
+            dr.to_str().unwrap(),
         ]);
-        let m = ok_yaml(&o);
+        let m = manifest(&o);
         assert!(m["spec"]["configPatches"][1]["match"]["listener"]
             .get("portNumber")
             .is_none());
@@ -356,7 +384,7 @@ fn the_manifest_shape_is_stable() {
         "oci://ghcr.io/acme/gatehouse@sha256:{}",
         "0123456789abcdef".repeat(4)
     );
-    let mut m = ok_yaml(&gatehouse(&[
+    let mut docs = ok_docs(&gatehouse(&[
         "emit",
         "wasmplugin",
         "--table",
@@ -364,10 +392,13 @@ fn the_manifest_shape_is_stable() {
         "--url",
         &url,
     ]));
+    let m = &mut docs[0];
     // The table and its hash change with the example policies; the rest must not.
     m["spec"]["pluginConfig"] = Value::String("<table>".into());
     m["metadata"]["annotations"]["gatehouse.dev/table-sha256"] = Value::String("<sha256>".into());
     insta::assert_json_snapshot!("wasmplugin", m);
+    // The key hosts of the example policies: a ServiceEntry and a DestinationRule each.
+    insta::assert_json_snapshot!("wasmplugin-key-hosts", docs[1..]);
 }
 
 #[test]
@@ -472,4 +503,219 @@ fn validate_manifest_passes_istios_valid_samples_and_refuses_the_invalid() {
     fails_with(&o, "url must have schema one of");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("refused"), "{err}");
+}
+
+/// The distinct Envoy clusters a table's issuers fetch keys through.
+fn key_clusters_of(table: &str) -> Vec<String> {
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(table).unwrap()).unwrap();
+    let mut clusters: Vec<String> = t["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["key_fetch"]["cluster"].as_str().map(str::to_string))
+        .collect();
+    clusters.sort();
+    clusters.dedup();
+    clusters
+}
+
+/// Istio gives the gateway a cluster `outbound|<port>||<host>` per ServiceEntry port: for every
+/// key host outside the cluster there is one, on the port the table's cluster names, with a
+/// DestinationRule that originates TLS there; in-cluster hosts get nothing (Istio has their
+/// clusters). Every object passes Istio's CRDs, also through `validate-manifest`.
+#[test]
+fn key_hosts_outside_the_cluster_get_the_clusters_the_table_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = compiled(dir.path(), "testdata/policies/good/live-keys");
+    let envoyfilter = |extra: &[&str]| {
+        let mut a = vec![
+            "emit",
+            "envoyfilter",
+            "--table",
+            &t,
+            "--wasm-path",
+            "/g.wasm",
+        ];
+        a.extend_from_slice(extra);
+        gatehouse(&a)
+    };
+    let docs = ok_docs(&envoyfilter(&["--namespace", "gw"]));
+    assert_eq!(docs[0]["kind"], "EnvoyFilter");
+    let objects = &docs[1..];
+    let kinds: Vec<&str> = objects
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceEntry",
+            "DestinationRule",
+            "ServiceEntry",
+            "DestinationRule"
+        ]
+    );
+    let mut given: Vec<String> = Vec::new();
+    for pair in objects.chunks(2) {
+        let (se, dr) = (&pair[0], &pair[1]);
+        assert_eq!(se["metadata"]["namespace"], "gw");
+        assert_eq!(se["spec"]["exportTo"], serde_json::json!(["."]));
+        assert_eq!(se["spec"]["location"], "MESH_EXTERNAL");
+        let host = se["spec"]["hosts"][0].as_str().unwrap();
+        let port = &se["spec"]["ports"][0];
+        assert_eq!(
+            port["protocol"], "HTTP",
+            "the filter sends plain HTTP into the cluster"
+        );
+        given.push(format!("outbound|{}||{host}", port["number"]));
+        assert_eq!(dr["spec"]["host"], host);
+        let level = &dr["spec"]["trafficPolicy"]["portLevelSettings"][0];
+        assert_eq!(level["port"]["number"], port["number"]);
+        assert_eq!(level["tls"]["mode"], "SIMPLE");
+        assert_eq!(level["tls"]["sni"], host);
+        assert_eq!(level["tls"]["subjectAltNames"], serde_json::json!([host]));
+    }
+    let in_cluster = "outbound|5556||dex.auth.svc.cluster.local".to_string();
+    let mut expected: Vec<String> = key_clusters_of(&t)
+        .into_iter()
+        .filter(|c| *c != in_cluster)
+        .collect();
+    assert_eq!(expected.len(), 2);
+    expected.sort();
+    given.sort();
+    assert_eq!(given, expected);
+    assert!(key_clusters_of(&t).contains(&in_cluster));
+
+    let (Some(ef), Some(se), Some(dr)) = (
+        anchor("envoyfilter-crd.yaml"),
+        anchor("serviceentry-crd.yaml"),
+        anchor("destinationrule-crd.yaml"),
+    ) else {
+        return;
+    };
+    for d in objects {
+        let crd = if d["kind"] == "ServiceEntry" {
+            &se
+        } else {
+            &dr
+        };
+        let crd = Crd::from_yaml(&std::fs::read_to_string(crd).unwrap()).unwrap();
+        assert_eq!(crd.validate(d), vec![], "{d}");
+    }
+    let file = dir.path().join("emitted.yaml");
+    std::fs::write(
+        &file,
+        &gatehouse(&[
+            "emit",
+            "envoyfilter",
+            "--table",
+            &t,
+            "--wasm-path",
+            "/g.wasm",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let crds = [&ef, &se, &dr].map(|p| p.to_str().unwrap().to_string());
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        &crds[0],
+        "--crd",
+        &crds[1],
+        "--crd",
+        &crds[2],
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("5 resources checked, 0 refused"), "{err}");
+    // Without the ServiceEntry CRD, --crd refuses to vouch for what it cannot check.
+    let o = envoyfilter(&["--crd", &crds[0], "--crd", &crds[2]]);
+    fails_with(&o, "not `ServiceEntry`");
+}
+
+/// `emit envoy` adds a cluster per key host, named as the table names it, whose TLS checks
+/// the host name against the CA bundle; `--resolve` points one at a local address and keeps
+/// the name checked; a `--resolve` that names no key host, or a missing `--ca-file`, is an
+/// error before anything is written.
+#[test]
+fn envoy_gets_a_cluster_per_key_host_that_checks_the_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = compiled_policies(dir.path());
+    let wasm = module(&dir);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not read by emit").unwrap();
+    let ca = std::fs::canonicalize(&ca).unwrap();
+    let table_dir = dir.path().join("tables");
+    let envoy = |extra: &[&str]| {
+        let mut a = vec![
+            "emit",
+            "envoy",
+            "--wasm",
+            &wasm,
+            "--table",
+            &t,
+            "--table-dir",
+            table_dir.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        gatehouse(&a)
+    };
+    fails_with(
+        &envoy(&["--resolve", "dex.example.com:8443=127.0.0.1:9443"]),
+        "--resolve `dex.example.com:8443` names no key URL's host and port",
+    );
+    fails_with(
+        &envoy(&["--resolve", "dex.example.com:443"]),
+        "HOST:PORT=ADDR:PORT",
+    );
+    fails_with(&envoy(&["--ca-file", "/no/such/ca.pem"]), "no such file");
+    assert!(
+        !table_dir.exists(),
+        "nothing is written when the arguments are wrong"
+    );
+
+    let boot = ok_yaml(&envoy(&[
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--resolve",
+        "Dex.Example.com:443=127.0.0.1:9443",
+    ]));
+    let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+    let mut names: Vec<String> = clusters
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .filter(|n| n != "upstream")
+        .collect();
+    names.sort();
+    assert_eq!(names, key_clusters_of(&t));
+    assert_eq!(names.len(), 4);
+    for c in clusters.iter().filter(|c| c["name"] != "upstream") {
+        let name = c["name"].as_str().unwrap();
+        let host = name.rsplit("||").next().unwrap();
+        let tls = &c["transport_socket"]["typed_config"];
+        assert_eq!(tls["sni"], host);
+        let v = &tls["common_tls_context"]["validation_context"];
+        assert_eq!(v["trusted_ca"]["filename"], ca.to_str().unwrap());
+        assert_eq!(
+            v["match_typed_subject_alt_names"],
+            serde_json::json!([{"san_type": "DNS", "matcher": {"exact": host}}])
+        );
+        let addr = &c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"];
+        if host == "dex.example.com" {
+            assert_eq!(c["type"], "STATIC");
+            assert_eq!(addr["address"], "127.0.0.1");
+            assert_eq!(addr["port_value"], 9443);
+        } else {
+            assert_eq!(c["type"], "STRICT_DNS");
+            assert_eq!(
+                c["wait_for_warm_on_init"], false,
+                "start-up never waits for DNS"
+            );
+            assert_eq!(addr["address"], host);
+            assert_eq!(addr["port_value"], 443);
+        }
+    }
 }

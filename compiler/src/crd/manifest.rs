@@ -3,7 +3,7 @@
 //! cluster's CRD is at hand (`--crd`), the full API-server validation of [`super::Crd`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -91,20 +91,37 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
     }
 }
 
-/// Validates `manifest` against the CRD of its group and kind in `crd_path` (one CRD, or
-/// many, as in Istio's all-in-one file), which must hold it.
-pub fn check_against(crd_path: &Path, manifest: &Value) -> Result<(), Vec<String>> {
-    let crds = CrdSet::read([crd_path]).map_err(|e| vec![format!("--crd {e}")])?;
-    let crd = crds.crd_for(manifest).map_err(|e| vec![e])?;
-    let kind = &crd.kind;
-    let violations = crd.validate(manifest);
-    if violations.is_empty() {
+/// Validates each of `manifests` against the CRD of its group and kind in the files
+/// `crd_paths` (one CRD each, or many, as in Istio's all-in-one file), which must hold it.
+pub fn check_against(crd_paths: &[PathBuf], manifests: &[Value]) -> Result<(), Vec<String>> {
+    let crds = CrdSet::read(crd_paths).map_err(|e| vec![format!("--crd {e}")])?;
+    let mut errors = Vec::new();
+    for manifest in manifests {
+        let crd = match crds.crd_for(manifest) {
+            Ok(crd) => crd,
+            Err(e) => {
+                // Once per missing kind, however many objects of it there are.
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+                continue;
+            }
+        };
+        let kind = &crd.kind;
+        let name = manifest
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        errors.extend(
+            crd.validate(manifest)
+                .iter()
+                .map(|v| format!("the {kind} `{name}` would be refused: {v}")),
+        );
+    }
+    if errors.is_empty() {
         Ok(())
     } else {
-        Err(violations
-            .iter()
-            .map(|v| format!("the {kind} would be refused: {v}"))
-            .collect())
+        Err(errors)
     }
 }
 

@@ -237,14 +237,19 @@ pub enum EmitFailure {
     Io(String),
 }
 
-/// Checks `--wasm` and `--table` (refusing a table the filter would refuse), makes the table
-/// directory, and writes the table file. Returns the absolute module path and table directory.
-fn write_table(
-    wasm: &Path,
-    table: &Path,
-    table_dir: &Path,
-) -> Result<(PathBuf, PathBuf), EmitFailure> {
-    use EmitFailure::{Invalid, Io};
+/// The checked input of `emit envoy` and `emit envoy-table`.
+struct TableInput {
+    /// The module, absolute.
+    wasm: PathBuf,
+    /// The table as read.
+    json: String,
+    /// The table, as the filter loads it.
+    table: gatehouse_filter::table::Table,
+}
+
+/// Checks `--wasm` and `--table`, refusing a table the filter would refuse.
+fn read_input(wasm: &Path, table: &Path) -> Result<TableInput, EmitFailure> {
+    use EmitFailure::Invalid;
     if !wasm.is_file() {
         return Err(Invalid(format!(
             "--wasm `{}`: no such file",
@@ -256,36 +261,86 @@ fn write_table(
     let bytes =
         std::fs::read(table).map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
     // Refuse a table the filter would refuse, rather than start an Envoy that denies everything.
-    gatehouse_filter::Engine::from_json(&bytes)
+    let engine = gatehouse_filter::Engine::from_json(&bytes)
         .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
-    let table_json = String::from_utf8(bytes)
+    let json = String::from_utf8(bytes)
         .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
-    let dir_error = |e: std::io::Error| Io(format!("--table-dir `{}`: {e}", table_dir.display()));
+    Ok(TableInput {
+        wasm,
+        json,
+        table: engine.table,
+    })
+}
+
+/// Makes the table directory and writes the table file into it. Returns the directory,
+/// absolute.
+fn write_table(input: &TableInput, table_dir: &Path) -> Result<PathBuf, EmitFailure> {
+    let dir_error =
+        |e: std::io::Error| EmitFailure::Io(format!("--table-dir `{}`: {e}", table_dir.display()));
     std::fs::create_dir_all(table_dir).map_err(dir_error)?;
     let table_dir = std::fs::canonicalize(table_dir).map_err(dir_error)?;
-    let version = super::wasmplugin::sha256_hex(table_json.as_bytes());
-    let contents = table_file(&wasm.display().to_string(), &table_json, &version);
+    let version = super::wasmplugin::sha256_hex(input.json.as_bytes());
+    let contents = table_file(&input.wasm.display().to_string(), &input.json, &version);
     write_table_file(&table_dir, &contents).map_err(dir_error)?;
-    Ok((wasm, table_dir))
+    Ok(table_dir)
+}
+
+/// The key clusters `args` ask for around `table`: `--resolve` must name key hosts, and
+/// `https` hosts need a CA bundle (`--ca-file`, else the system's).
+fn key_clusters_for(
+    table: &gatehouse_filter::table::Table,
+    args: &super::EnvoyArgs,
+) -> Result<Vec<Value>, EmitFailure> {
+    use crate::key_hosts::{ca_bundle, key_hosts, Resolve};
+    let hosts = key_hosts(table).map_err(|e| EmitFailure::Invalid(format!("--table: {e}")))?;
+    let targets: Vec<(String, u16)> = hosts.iter().map(|h| (h.host.clone(), h.port)).collect();
+    Resolve::check_all(&args.resolve, &targets).map_err(EmitFailure::Invalid)?;
+    // Envoy reads the bundle from where it runs: an absolute path.
+    let ca = match hosts.iter().any(|h| h.tls) {
+        true => {
+            let p = ca_bundle(args.ca_file.as_deref()).map_err(EmitFailure::Invalid)?;
+            Some(std::fs::canonicalize(&p).unwrap_or(p))
+        }
+        false => None,
+    };
+    Ok(super::key_clusters::key_clusters(
+        &hosts,
+        ca.as_deref(),
+        &args.resolve,
+    ))
+}
+
+/// Adds `clusters` to a bootstrap's static clusters.
+pub fn add_clusters(boot: &mut Value, clusters: Vec<Value>) {
+    if let Some(list) = boot
+        .pointer_mut("/static_resources/clusters")
+        .and_then(Value::as_array_mut)
+    {
+        list.extend(clusters);
+    }
 }
 
 /// Runs `gatehouse emit envoy`: writes the table file into `--table-dir` and returns the
-/// bootstrap as YAML.
+/// bootstrap as YAML, with a cluster for every host the table fetches keys from.
 pub fn emit(args: &super::EnvoyArgs) -> Result<String, EmitFailure> {
-    let (_, table_dir) = write_table(&args.file.wasm, &args.file.table, &args.file.table_dir)?;
-    let config = bootstrap(&EnvoyOptions {
+    let input = read_input(&args.file.wasm, &args.file.table)?;
+    let clusters = key_clusters_for(&input.table, args)?;
+    let table_dir = write_table(&input, &args.file.table_dir)?;
+    let mut config = bootstrap(&EnvoyOptions {
         table_dir,
         listen: args.listen,
         upstream: args.upstream,
         admin: args.admin,
     });
+    add_clusters(&mut config, clusters);
     serde_yaml::to_string(&config).map_err(|e| EmitFailure::Io(format!("cannot render YAML: {e}")))
 }
 
 /// Runs `gatehouse emit envoy-table`: replaces the table file in `--table-dir` (Envoy applies
 /// it to the next request on every connection) and returns its path.
 pub fn emit_table(args: &super::EnvoyTableArgs) -> Result<PathBuf, EmitFailure> {
-    let (_, table_dir) = write_table(&args.file.wasm, &args.file.table, &args.file.table_dir)?;
+    let input = read_input(&args.file.wasm, &args.file.table)?;
+    let table_dir = write_table(&input, &args.file.table_dir)?;
     Ok(table_dir.join(TABLE_FILE))
 }
 

@@ -142,6 +142,7 @@ pub fn emit(args: &super::EnvoyFilterArgs) -> Result<String, Vec<String>> {
     if args.port.is_some_and(|p| p == 0 || p > 65535) {
         return Err(vec!["--port: expected 1 to 65535".into()]);
     }
+    let egress = common.egress();
     let m = manifest(&EnvoyFilterOptions {
         name: common.name,
         namespace: common.namespace,
@@ -151,7 +152,7 @@ pub fn emit(args: &super::EnvoyFilterArgs) -> Result<String, Vec<String>> {
         port: args.port,
         table_sha256: common.table_sha256,
     });
-    super::finish(&m, &args.istio)
+    super::finish(m, egress, &args.istio)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! `gatehouse emit`: deployable configuration around a compiled table.
 
+pub mod egress;
 pub mod envoy;
 pub mod envoyfilter;
+pub mod key_clusters;
 pub mod wasmplugin;
 
 use std::io::Write;
@@ -42,10 +44,11 @@ pub struct IstioArgs {
     /// Gateway pod label `key=value` (repeatable); default `istio=ingressgateway`.
     #[arg(long = "selector", value_name = "KEY=VALUE")]
     pub selector: Vec<String>,
-    /// Also validate the manifest against this CRD (`kubectl get crd <name> -o yaml`), schema
-    /// and CEL rules, and refuse it if the API server would.
+    /// Also validate every object printed against the CRDs of this file (`kubectl get crd
+    /// <name> -o yaml`, or Istio's all-in-one CRD file), schema and CEL rules, and refuse them
+    /// if the API server would (repeatable; each object's kind must be defined).
     #[arg(long)]
-    pub crd: Option<PathBuf>,
+    pub crd: Vec<PathBuf>,
 }
 
 /// Arguments of `gatehouse emit wasmplugin`.
@@ -112,6 +115,15 @@ pub struct EnvoyArgs {
     /// Admin address (stats, readiness); omitted: no admin listener.
     #[arg(long)]
     pub admin: Option<SocketAddr>,
+    /// CA certificates (PEM) the TLS certificates of `https` key hosts are checked against
+    /// (default: the system bundle, the first of `/etc/ssl/certs/ca-certificates.crt`,
+    /// `/etc/pki/tls/certs/ca-bundle.crt`, `/etc/ssl/cert.pem`).
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// Reach the key host `HOST:PORT` (of a key URL in the table) at `ADDR:PORT` instead of
+    /// resolving `HOST`; TLS still names and checks `HOST` (repeatable; like curl's --resolve).
+    #[arg(long, value_name = "HOST:PORT=ADDR:PORT", value_parser = crate::key_hosts::Resolve::parse)]
+    pub resolve: Vec<crate::key_hosts::Resolve>,
 }
 
 /// Arguments of `gatehouse emit envoy-table`: the `--table-dir` given to `emit envoy`, the
@@ -194,6 +206,8 @@ pub struct IstioCommon {
     pub table_compact: String,
     /// SHA-256 of the table file as read.
     pub table_sha256: String,
+    /// The hosts the table fetches keys from.
+    pub key_hosts: Vec<crate::key_hosts::KeyHost>,
 }
 
 /// Checks the shared arguments and reads the table, refusing one the filter would refuse.
@@ -208,7 +222,8 @@ pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
     errors.extend(check_namespace(&args.namespace).err());
     let table = read_table(&args.table);
     match table {
-        Ok((table, bytes)) if errors.is_empty() => Ok(IstioCommon {
+        Ok((table, bytes, key_hosts)) if errors.is_empty() => Ok(IstioCommon {
+            key_hosts,
             name: args.name.clone(),
             namespace: args.namespace.clone(),
             selector,
@@ -224,20 +239,42 @@ pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
     }
 }
 
-fn read_table(path: &std::path::Path) -> Result<(serde_json::Value, Vec<u8>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("--table `{}`: {e}", path.display()))?;
+/// The table as JSON, its bytes, and its key hosts.
+type ReadTable = (serde_json::Value, Vec<u8>, Vec<crate::key_hosts::KeyHost>);
+
+fn read_table(path: &std::path::Path) -> Result<ReadTable, String> {
+    let at = |e: &dyn std::fmt::Display| format!("--table `{}`: {e}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
     // Refuse a table the filter would refuse, rather than deploy a gateway that denies everything.
-    gatehouse_filter::Engine::from_json(&bytes)
-        .map_err(|e| format!("--table `{}`: {e}", path.display()))?;
-    let table =
-        serde_json::from_slice(&bytes).map_err(|e| format!("--table `{}`: {e}", path.display()))?;
-    Ok((table, bytes))
+    let engine = gatehouse_filter::Engine::from_json(&bytes).map_err(|e| at(&e))?;
+    let key_hosts = crate::key_hosts::key_hosts(&engine.table).map_err(|e| at(&e))?;
+    let table = serde_json::from_slice(&bytes).map_err(|e| at(&e))?;
+    Ok((table, bytes, key_hosts))
 }
 
-/// Validates against `--crd` when given, then renders the manifest as YAML.
-pub fn finish(manifest: &serde_json::Value, args: &IstioArgs) -> Result<String, Vec<String>> {
-    if let Some(crd) = &args.crd {
-        crate::crd::manifest::check_against(crd, manifest)?;
+impl IstioCommon {
+    /// The `ServiceEntry` and `DestinationRule` of every key host outside the cluster
+    /// ([`egress`]), named after the manifest, in its namespace.
+    pub fn egress(&self) -> Vec<serde_json::Value> {
+        egress::manifests(&self.key_hosts, &self.name, &self.namespace)
     }
-    crate::crd::manifest::render(manifest)
+}
+
+/// The manifest followed by `egress` ([`IstioCommon::egress`]), each validated against
+/// `--crd` when given, rendered as one YAML stream.
+pub fn finish(
+    manifest: serde_json::Value,
+    egress: Vec<serde_json::Value>,
+    args: &IstioArgs,
+) -> Result<String, Vec<String>> {
+    let mut objects = vec![manifest];
+    objects.extend(egress);
+    if !args.crd.is_empty() {
+        crate::crd::manifest::check_against(&args.crd, &objects)?;
+    }
+    let mut out = Vec::new();
+    for o in &objects {
+        out.push(crate::crd::manifest::render(o)?);
+    }
+    Ok(out.join("---\n"))
 }

@@ -136,6 +136,7 @@ pub fn emit(args: &super::WasmPluginArgs) -> Result<String, Vec<String>> {
     };
     let sha256 = resolve_sha256(args, url)?;
     exact_in_struct(&common.table, "").map_err(|e| vec![e])?;
+    let egress = common.egress();
     let m = manifest(&WasmPluginOptions {
         name: common.name,
         namespace: common.namespace,
@@ -146,7 +147,7 @@ pub fn emit(args: &super::WasmPluginArgs) -> Result<String, Vec<String>> {
         table: common.table,
         table_sha256: common.table_sha256,
     });
-    super::finish(&m, &args.istio)
+    super::finish(m, egress, &args.istio)
 }
 
 /// `spec.sha256` from `--sha256`, `--wasm` or the URL's digest, which must agree.

@@ -44,10 +44,16 @@ pub fn code(args: &[&str]) -> i32 {
 
 /// Compiles `policies/` (at 2026-06-01) into `dir/table.json` and returns that path.
 pub fn compiled_policies(dir: &Path) -> String {
+    compiled(dir, "policies")
+}
+
+/// Compiles the policy directory `policy` (relative to the repository root, at 2026-06-01)
+/// into `dir/table.json` and returns that path.
+pub fn compiled(dir: &Path, policy: &str) -> String {
     let out = dir.join("table.json");
     let o = gatehouse(&[
         "compile",
-        "policies",
+        policy,
         "-o",
         out.to_str().unwrap(),
         "--now",
