@@ -306,3 +306,37 @@ fn explain_bad_input() {
     assert_eq!(c, 1);
     assert!(text.contains("cannot read `no/such.jwt`"), "{text}");
 }
+
+#[test]
+fn explain_says_where_a_key_comes_from_and_what_the_gateway_does_with_a_new_kid() {
+    let pem = std::fs::read_to_string(root().join("testdata/keys/cognito-rsa.key.pem")).unwrap();
+    let claims = json!({"iss": "https://dex.example.com", "aud": "kubeflow-oidc-authservice",
+        "email": "alice@example.com", "email_verified": true, "iat": 1_800_000_000u64,
+        "exp": 1_800_000_600u64});
+    let token = sign_jwt(
+        &SigningKey::from_pem(&pem).unwrap(),
+        "RS256",
+        &json!({"kid": "dex-rotated"}),
+        &claims,
+    )
+    .unwrap();
+    let (c, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--now",
+        "1800000100",
+        "--token",
+        &token,
+        "GET",
+        "/notebook/alice/nb/",
+    ]);
+    assert_eq!(c, 3, "{text}");
+    assert!(text.contains("FAILED: kid (unknown_kid)"), "{text}");
+    assert!(
+        text.contains("not compiled; in the gateway the request waits (at most 1500 ms)"),
+        "{text}"
+    );
+    assert!(text.contains("https://dex.example.com/keys"), "{text}");
+    assert!(!text.contains(&token), "never echoes the token");
+}

@@ -211,6 +211,9 @@ pub fn render(ev: &Evaluation) -> String {
             "issuer",
             t.issuer.as_deref().unwrap_or("none chosen"),
         );
+        if let Some(key) = &t.key {
+            field(&mut out, "key", key);
+        }
         let passed: Vec<&str> = t
             .checks
             .iter()

@@ -37,6 +37,9 @@ pub struct TokenTrace {
     pub failure: Option<String>,
     /// The verifier's one-line detail on a failure.
     pub detail: Option<String>,
+    /// Where the token's key comes from: the compiled seed (its file), or the issuer's key
+    /// URL, which the gateway fetches (live keys). `None` when no issuer was chosen.
+    pub key: Option<String>,
     /// The claim the chosen issuer reads the user from (`userClaim`).
     pub user_claim: Option<String>,
     /// When the user claim is missing: the names (never the values) of the token's top-level
@@ -111,7 +114,9 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         IssuerSpec::Jwt(j) => j.user_claim.clone(),
     });
     let claim_missing = matches!(&result, Err(f) if f.reason == DenyReason::ClaimMissing);
+    let key = spec.map(|i| key_line(engine, i, &result));
     let trace = TokenTrace {
+        key,
         source: if alb { "alb" } else { "bearer" },
         alg,
         kid,
@@ -123,6 +128,41 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         string_claims: claim_missing.then(|| string_claims(token)),
     };
     (trace, result)
+}
+
+/// Where the key of a token of `issuer` comes from, compiled or fetched by the gateway.
+fn key_line(
+    engine: &Engine,
+    issuer: &IssuerSpec,
+    result: &Result<VerifiedToken, TokenFailure>,
+) -> String {
+    let (keys, fetch, per_kid) = match issuer {
+        IssuerSpec::Alb(a) => (&a.keys, &a.key_fetch, true),
+        IssuerSpec::Jwt(j) => (&j.keys, &j.key_fetch, false),
+    };
+    let kid = match result {
+        Ok(v) => v.kid.clone(),
+        Err(f) => f.kid.clone(),
+    };
+    let compiled = keys
+        .iter()
+        .find(|k| k.kid == kid || (keys.len() == 1 && k.kid.is_none()));
+    let fetched = match (fetch, per_kid) {
+        (None, _) => "the gateway uses compiled keys only (no key URL)".to_string(),
+        (Some(f), false) => format!(
+            "the gateway refreshes the issuer's keys from {} and then trusts only what it publishes",
+            f.url
+        ),
+        (Some(f), true) => format!("the gateway fetches new kids from {}<kid>", f.url),
+    };
+    match (compiled, result) {
+        (Some(k), _) => format!("compiled, from {}; {fetched}", k.source),
+        (None, Err(f)) if f.fetchable && fetch.is_some() => format!(
+            "not compiled; in the gateway the request waits (at most {} ms) while the key is fetched, then is decided with what the issuer publishes; {fetched}",
+            engine.gateway().key_refresh.hold_milliseconds
+        ),
+        (None, _) => format!("not compiled; {fetched}"),
+    }
 }
 
 /// `alg` and `kid` from the token's header, without verifying anything.
