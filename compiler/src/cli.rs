@@ -44,6 +44,9 @@ pub enum Command {
     ValidateManifest(crate::crd::command::ValidateManifestArgs),
     /// Turn Istio RequestAuthentication resources into Gatehouse Issuer declarations.
     Import(crate::import::ImportArgs),
+    /// Issuer keys: refresh the seed key files from the issuers' `jwksUri`.
+    #[command(subcommand)]
+    Keys(crate::keys::KeysCommand),
     /// Would this request be allowed? Exit 0 allowed, 3 denied.
     Check(crate::authoring::check::CheckArgs),
     /// Decide a request showing every step: path, route, token checks, identity, grant or nearest miss.
@@ -160,6 +163,7 @@ pub fn run() -> ExitCode {
         Command::Token(cmd) => crate::mint::run(cmd),
         Command::ValidateManifest(args) => crate::crd::command::run(args),
         Command::Import(args) => crate::import::run(args),
+        Command::Keys(cmd) => crate::keys::run(cmd),
         Command::Check(args) => crate::authoring::run(crate::authoring::check::run(args)),
         Command::Explain(args) => crate::authoring::run(crate::authoring::explain::run(args)),
         Command::Test(args) => crate::authoring::run(crate::authoring::test::run(args)),

@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod import;
 pub mod key_hosts;
+pub mod keys;
 pub mod mint;
 pub mod model;
 pub mod yaml;
