@@ -3,7 +3,7 @@
 #
 # Targets (fuzz/fuzz_targets/): token (ALB and bearer verification), path (normalization and
 # route matching, with the judged-is-served check), table (table loading), policy_yaml (the
-# YAML loader and the whole compiler). Default: every target, 60 s each. Needs the nightly
+# YAML loader and the whole compiler), keys (key endpoint answers: JWKS and ALB PEM bodies). Default: every target, 60 s each. Needs the nightly
 # toolchain; installs cargo-fuzz when missing. Seeds each corpus from testdata/ (hostile
 # tokens, sample tokens, paths, tables, policies). Crashes land in fuzz/artifacts/<target>/;
 # the script exits 1 when any target found one. Runs on this machine only, sends no traffic.
@@ -13,7 +13,7 @@ cd "$root/fuzz"
 
 target=${1:-all}
 seconds=${2:-60}
-targets=(token path table policy_yaml)
+targets=(token path table policy_yaml keys)
 [ "$target" = all ] || targets=("$target")
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -56,6 +56,13 @@ PY
     table)
       cp "$root/testdata/hostile/table.json" "$dir/hostile.json"
       printf '{"format_version":1}' > "$dir/empty.json"
+      ;;
+    keys)
+      # First byte: the status; up to the first newline: Cache-Control; the rest: the body.
+      for f in "$root"/testdata/keys/*.jwks.json "$root"/testdata/keys/*.pem; do
+        case $f in *.key.pem) continue ;; esac
+        { printf '\000max-age=600\n'; cat "$f"; } > "$dir/$(basename "$f")"
+      done
       ;;
     policy_yaml)
       i=0

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gatehouse_filter::live::MAX_KEYS_PER_SET;
+use gatehouse_filter::live::read_fetched_jwks;
 use gatehouse_filter::table::PublicJwk;
 use gatehouse_filter::token::keys::parse_jwks;
 use serde_json::Value;
@@ -33,19 +33,13 @@ fn label(kid: &Option<String>) -> String {
 }
 
 /// Reads a fetched JWKS `body` as the filter reads a fetched set (the seed's JWKS rules, at
-/// most [`MAX_KEYS_PER_SET`] keys) and keeps the keys that fit one of `algorithms` (the
+/// most `MAX_KEYS_PER_SET` keys, each usable) and keeps the keys that fit one of `algorithms` (the
 /// others would make the policy fail to compile).
 pub fn read_fetched(body: &[u8], algorithms: &[Algorithm]) -> Result<FetchedSet, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the document is not UTF-8".to_string())?;
-    let parsed = parse_jwks(text)?;
-    if parsed.len() > MAX_KEYS_PER_SET {
-        return Err(format!(
-            "the document holds {} keys; the filter accepts at most {MAX_KEYS_PER_SET}",
-            parsed.len()
-        ));
-    }
-    // `parse_jwks` read every entry of `keys` in order (or failed): the objects line up.
-    let doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    // The gateway's own reader: what it would refuse is refused here.
+    let parsed = read_fetched_jwks(body)?;
+    // It read every entry of `keys` in order (or failed): the objects line up.
+    let doc: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let objects = doc
         .get("keys")
         .and_then(Value::as_array)

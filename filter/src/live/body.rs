@@ -3,7 +3,7 @@
 //! before they get here, and nothing here panics on any input.
 
 use crate::table::PublicJwk;
-use crate::token::keys::{jwk_from_pem, parse_jwks, public_key, PublicKey};
+use crate::token::keys::{jwk_from_pem, parse_jwks, public_key, JwksKey, PublicKey};
 
 /// Most keys accepted in one fetched JWKS document.
 pub const MAX_KEYS_PER_SET: usize = 100;
@@ -19,8 +19,21 @@ pub(crate) struct FetchedKey {
 
 /// Reads a fetched JWKS document with the same rules as the compiled seed
 /// ([`parse_jwks`]: no private members, usable keys only, distinct kids), at most
-/// [`MAX_KEYS_PER_SET`] keys.
+/// [`MAX_KEYS_PER_SET`] keys, each usable by a verifier.
 pub(crate) fn jwks_keys(body: &[u8]) -> Result<Vec<FetchedKey>, String> {
+    Ok(read_jwks(body)?
+        .into_iter()
+        .map(|(k, key)| FetchedKey { kid: k.kid, key })
+        .collect())
+}
+
+/// Reads a fetched JWKS document exactly as the gateway does ([`jwks_keys`]), for tools that
+/// fetch key sets themselves (`gatehouse keys refresh`): the keys, as read.
+pub fn read_fetched_jwks(body: &[u8]) -> Result<Vec<JwksKey>, String> {
+    Ok(read_jwks(body)?.into_iter().map(|(k, _)| k).collect())
+}
+
+fn read_jwks(body: &[u8]) -> Result<Vec<(JwksKey, PublicKey)>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "jwks is not utf-8".to_owned())?;
     let keys = parse_jwks(text)?;
     if keys.len() > MAX_KEYS_PER_SET {
@@ -31,10 +44,9 @@ pub(crate) fn jwks_keys(body: &[u8]) -> Result<Vec<FetchedKey>, String> {
     }
     keys.into_iter()
         .map(|k| {
-            Ok(FetchedKey {
-                key: public_key(&k.jwk)?,
-                kid: k.kid,
-            })
+            let key = public_key(&k.jwk)
+                .map_err(|e| format!("key `{}`: {e}", k.kid.as_deref().unwrap_or("(no kid)")))?;
+            Ok((k, key))
         })
         .collect()
 }

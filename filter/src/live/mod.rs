@@ -72,7 +72,7 @@ mod url;
 #[cfg(test)]
 mod tests;
 
-pub use body::{is_uuid, max_age, MAX_KEYS_PER_SET};
+pub use body::{is_uuid, max_age, read_fetched_jwks, MAX_KEYS_PER_SET};
 pub use source::{KeySource, LiveIssuer, RefreshBounds};
 pub use url::{alb_key_url, is_in_cluster, FetchUrl};
 
