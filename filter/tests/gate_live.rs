@@ -353,3 +353,34 @@ fn a_table_with_a_bad_key_url_is_refused_and_names_the_issuer() {
         "{e}"
     );
 }
+
+#[test]
+fn a_reload_keeps_the_live_keys_so_a_withdrawn_seed_key_stays_withdrawn() {
+    let mut f = loaded();
+    let mut root = MockHost::new(&[]);
+    f.on_tick(NOW * 1000, &mut root);
+    answer_jwks(&mut f, 1, &[jwk("cognito.jwks.json", "dex-2")], NOW);
+    let seed_token = dex_token("dex-1", "dex-rsa.key.pem", "alice@example.com");
+    let new_token = dex_token("dex-2", "cognito-rsa.key.pem", "alice@example.com");
+
+    // A new table (same issuers, same key URLs): e.g. a RoleBinding added.
+    f.configure(Some(table().as_bytes())).unwrap();
+    let mut h = bearer(&seed_token, 71, NOW + 1);
+    assert_eq!(
+        f.on_request(&mut h),
+        Outcome::Denied(DenyReason::UnknownKid)
+    );
+    let mut h = bearer(&new_token, 72, NOW + 1);
+    assert_eq!(f.on_request(&mut h), Outcome::Continue);
+    assert!(h.fetches.is_empty(), "nothing refetched for the reload");
+    let mut root = MockHost::new(&[]);
+    f.on_tick((NOW + 1) * 1000, &mut root);
+    assert!(root.fetches.is_empty(), "the refresh schedule carries over");
+
+    // A table whose Dex fetches elsewhere starts from its seed.
+    let mut t: Value = serde_json::from_str(&table()).unwrap();
+    t["issuers"][0]["key_fetch"]["url"] = json!("https://dex.example.com/dex/keys");
+    f.configure(Some(t.to_string().as_bytes())).unwrap();
+    let mut h = bearer(&seed_token, 73, NOW + 2);
+    assert_eq!(f.on_request(&mut h), Outcome::Continue);
+}

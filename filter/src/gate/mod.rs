@@ -495,8 +495,13 @@ impl Filter {
                 // Keys or issuers may have changed: earlier verifications no longer count.
                 self.cache = TokenCache::new(engine.gateway().token_cache_size);
                 self.engine = Some(engine);
-                // The new table's issuers start from their seed and fetch at the first tick;
-                // requests the old refresher held are decided again with the new table.
+                // Issuers the new table keeps (same name, same key URL) keep what their
+                // refresher learned; requests the old refresher held are decided again with
+                // the new table.
+                let mut live = live;
+                if let (Some(new), Some(old)) = (&mut live, &self.live) {
+                    new.adopt(old);
+                }
                 if let Some(mut old) = std::mem::replace(&mut self.live, live) {
                     let mut released = Released::default();
                     old.release_all(&mut released);

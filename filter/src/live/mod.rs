@@ -163,6 +163,36 @@ impl KeyRefresh {
         })
     }
 
+    /// Takes over what `old` (the refresher of the table this one replaces) learned about the
+    /// issuers both have with the same key source: the fetched keys, whether they are
+    /// authoritative, the refresh schedule and the ALB kids known missing. A table reload
+    /// (a new RoleBinding, say) thus neither brings back a seed key the issuer withdrew nor
+    /// refetches what is current. Fetches in flight and held requests are not taken over:
+    /// the old refresher lets its held requests go, and an issuer whose fetch was in flight
+    /// is fetched again at the next tick.
+    pub fn adopt(&mut self, old: &KeyRefresh) {
+        for s in &mut self.issuers {
+            let Some(o) = old
+                .issuers
+                .iter()
+                .find(|o| o.name == s.name && o.source == s.source)
+            else {
+                continue;
+            };
+            s.keys.clone_from(&o.keys);
+            s.authoritative = o.authoritative;
+            s.failures = o.failures;
+            s.last_refetch_ms = o.last_refetch_ms;
+            s.not_found.clone_from(&o.not_found);
+            s.kid_fetch_starts.clone_from(&o.kid_fetch_starts);
+            s.next_due_ms = if o.in_flight.is_some() {
+                0
+            } else {
+                o.next_due_ms
+            };
+        }
+    }
+
     /// The bounds in force (the wiring reads `max_body_bytes` before reading a body).
     pub fn bounds(&self) -> &RefreshBounds {
         &self.bounds
