@@ -243,7 +243,9 @@ fn explain_verifies_an_alb_token() {
         "{text}"
     );
     assert!(
-        text.contains("passed: format, alg, kid, signature, signer, exp, nbf, user claim"),
+        text.contains(
+            "passed: format, alg, crit, kid, signature, signer, payload, exp, nbf, user claim, email_verified, identity scope"
+        ),
         "{text}"
     );
     // Without --alb the same value is judged as a bearer JWT, and fails.
@@ -339,4 +341,54 @@ fn explain_says_where_a_key_comes_from_and_what_the_gateway_does_with_a_new_kid(
     );
     assert!(text.contains("https://dex.example.com/keys"), "{text}");
     assert!(!text.contains(&token), "never echoes the token");
+}
+
+/// Explains a Dex-keyed bearer token with this header and these claims at `NOW`.
+fn explain_dex(header: serde_json::Value, claims: serde_json::Value) -> String {
+    let pem = std::fs::read_to_string(root().join("testdata/keys/dex-rsa.key.pem")).unwrap();
+    let token = sign_jwt(
+        &SigningKey::from_pem(&pem).unwrap(),
+        "RS256",
+        &header,
+        &claims,
+    )
+    .unwrap();
+    let now = NOW.to_string();
+    let (_, text) = run(&[
+        "explain",
+        "--policies",
+        "policies",
+        "--now",
+        &now,
+        "--token",
+        &token,
+        "GET",
+        "/notebook/alice/nb/",
+    ]);
+    text
+}
+
+#[test]
+fn explain_shows_the_steps_the_verifier_ran_and_stops_where_it_stopped() {
+    let claims = json!({"iss": "https://dex.example.com", "aud": "kubeflow-oidc-authservice",
+        "email": "alice@example.com", "email_verified": true, "iat": NOW - 10, "exp": NOW + 600});
+    // `crit` is refused before the issuer or the key is looked at.
+    let text = explain_dex(json!({"kid": "dex-1", "crit": ["exp"]}), claims.clone());
+    assert!(
+        text.contains("passed: authorization header, format, alg\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAILED: crit (unsupported_critical)"),
+        "{text}"
+    );
+    // A claim of the wrong type after the signature keeps the steps that passed before it.
+    let mut bad_exp = claims;
+    bad_exp["exp"] = json!("soon");
+    let text = explain_dex(json!({"kid": "dex-1"}), bad_exp);
+    assert!(
+        text.contains("passed: authorization header, format, alg, crit, payload, iss, issuer alg, kid, key type, signature\n"),
+        "{text}"
+    );
+    assert!(text.contains("FAILED: exp (token_malformed)"), "{text}");
 }

@@ -1,12 +1,15 @@
 //! A token's verification, step by step, for `gatehouse explain`: which issuer and key were
 //! chosen, which checks ran and passed, and which one failed. The verdict itself always comes
-//! from the filter's verifiers ([`gatehouse_filter::token::identify`]); this module only reads
-//! the token's (unverified) header to show `alg` and `kid`, and lays the checks out in the order
-//! the verifiers run them. The token itself is never printed.
+//! from the filter's verifiers ([`gatehouse_filter::token::identify`]), and so do the checks:
+//! the verifiers announce each step as they start it ([`gatehouse_filter::token::trace`]), so
+//! the list is the steps that ran, in their order, the last one failed when the token did.
+//! This module only adds the token's (unverified) `alg` and `kid` and where its key comes
+//! from. The token itself is never printed.
 
 use gatehouse_filter::reason::DenyReason;
 use gatehouse_filter::table::IssuerSpec;
 use gatehouse_filter::token::encoding::{b64_lenient, parse_object, shown, split};
+use gatehouse_filter::token::trace::Check as TokenCheck;
 use gatehouse_filter::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
 use gatehouse_filter::Engine;
 use serde::Serialize;
@@ -66,12 +69,17 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         },
     };
     let leeway = engine.gateway().leeway_seconds;
+    // The verifier announces each step as it starts it: the trace is what ran, and on a
+    // failure the last step is the one that failed.
+    let mut steps: Vec<TokenCheck> = Vec::new();
+    let v = engine.verifiers();
     let result = identify(
         &creds,
         engine.gateway().precedence,
-        |source, t| match source {
-            Source::Alb => engine.verifiers().verify_alb(t, now, leeway),
-            Source::Bearer => engine.verifiers().verify_bearer(t, now, leeway),
+        &mut steps,
+        |source, t, steps| match source {
+            Source::Alb => v.verify_alb_traced(t, now, leeway, None, steps),
+            Source::Bearer => v.verify_bearer_traced(t, now, leeway, None, steps),
         },
     )
     .and_then(|v| v.ok_or_else(|| TokenFailure::new(DenyReason::NoIdentity, "no token presented")));
@@ -81,30 +89,15 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         Err(f) => f.issuer.clone(),
     };
     let spec = issuer_spec(engine, issuer.as_deref());
-    let order = check_order(spec, alb);
-    let checks = match &result {
-        Ok(_) => order
-            .iter()
-            .map(|&name| Check { name, passed: true })
-            .collect(),
-        Err(f) => {
-            let failed = failed_check(f, alb);
-            let mut checks: Vec<Check> = order
-                .iter()
-                .take_while(|&&n| n != failed)
-                .map(|&name| Check { name, passed: true })
-                .collect();
-            // A malformed token fails before the ordered checks can be told apart.
-            if failed == "format" {
-                checks.clear();
-            }
-            checks.push(Check {
-                name: failed,
-                passed: false,
-            });
-            checks
-        }
-    };
+    let ran = steps.len();
+    let checks = steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| Check {
+            name: step.name(),
+            passed: result.is_ok() || i + 1 < ran,
+        })
+        .collect();
     let (failure, detail) = match &result {
         Ok(_) => (None, None),
         Err(f) => (Some(f.reason.code().to_string()), Some(f.detail.clone())),
@@ -207,65 +200,4 @@ fn issuer_spec<'a>(engine: &'a Engine, issuer: Option<&str>) -> Option<&'a Issue
             IssuerSpec::Jwt(j) => j.name == name,
         })
     })
-}
-
-/// The checks the verifier runs for this issuer, in order.
-fn check_order(spec: Option<&IssuerSpec>, alb: bool) -> Vec<&'static str> {
-    let mut order = vec!["format", "alg"];
-    match spec {
-        Some(IssuerSpec::Alb(a)) => {
-            order.extend(["kid", "signature", "signer"]);
-            if a.issuer.is_some() || a.client.is_some() {
-                order.push("iss/client");
-            }
-            order.extend(["exp", "nbf", "user claim"]);
-            if a.require_email_verified && a.user_claim == "email" {
-                order.push("email_verified");
-            }
-            order.push("identity scope");
-        }
-        Some(IssuerSpec::Jwt(j)) => {
-            // Every JWT issuer has a maximum lifetime (a default when the table sets none).
-            order.extend(["iss", "kid", "signature", "exp", "nbf", "lifetime"]);
-            if !j.audiences.is_empty() {
-                order.push("aud");
-            }
-            order.push("user claim");
-            if j.require_email_verified && j.user_claim == "email" {
-                order.push("email_verified");
-            }
-            if j.groups_claim.is_some() {
-                order.push("groups claim");
-            }
-            order.push("identity scope");
-        }
-        None if alb => order.extend(["kid"]),
-        None => order.extend(["iss", "kid"]),
-    }
-    order
-}
-
-/// The check a failure stands for.
-fn failed_check(failure: &TokenFailure, alb: bool) -> &'static str {
-    match failure.reason {
-        DenyReason::AlgorithmNotAllowed => "alg",
-        DenyReason::UnsupportedCritical => "crit",
-        DenyReason::UnknownIssuer => "iss",
-        DenyReason::UnknownKid => "kid",
-        DenyReason::BadSignature => "signature",
-        DenyReason::TokenExpired => "exp",
-        DenyReason::TokenNotYetValid => "nbf",
-        DenyReason::LifetimeTooLong => "lifetime",
-        DenyReason::WrongAudience => "aud",
-        DenyReason::WrongIssuer if alb => "iss/client",
-        DenyReason::WrongIssuer => "iss",
-        DenyReason::WrongSigner => "signer",
-        DenyReason::ClaimMissing => "user claim",
-        DenyReason::BadIdentityValue if failure.detail.starts_with("a group") => "groups claim",
-        DenyReason::BadIdentityValue => "user claim",
-        DenyReason::EmailNotVerified => "email_verified",
-        DenyReason::IdentityOutOfScope => "identity scope",
-        DenyReason::BadAuthorizationHeader => "authorization header",
-        _ => "format",
-    }
 }

@@ -378,40 +378,45 @@ fn verify<H: Host>(
     let now = host.now();
     let leeway = engine.gateway().leeway_seconds;
     let mut used_alb: Option<String> = None;
-    let result = identify(&creds, engine.gateway().precedence, |source, token| {
-        let key = token_key(source, token);
-        if let Some(hit) = cache.get(&key, now) {
-            // INVARIANT: a cache hit re-checks everything about the key that can change after
-            // the token verified (retirement by `not_after`); a key no longer in force sends
-            // the token through full verification again, which refuses it with its reason.
-            let in_force = engine.verifiers().key_in_force(
-                &hit.identity.issuer,
-                hit.kid.as_deref(),
-                now,
-                live,
-            );
-            if in_force.is_ok() {
-                host.count("gatehouse.token_cache.hit");
-                if source == Source::Alb {
-                    used_alb = Some(token.to_string());
+    let result = identify(
+        &creds,
+        engine.gateway().precedence,
+        &mut (),
+        |source, token, _| {
+            let key = token_key(source, token);
+            if let Some(hit) = cache.get(&key, now) {
+                // INVARIANT: a cache hit re-checks everything about the key that can change after
+                // the token verified (retirement by `not_after`); a key no longer in force sends
+                // the token through full verification again, which refuses it with its reason.
+                let in_force = engine.verifiers().key_in_force(
+                    &hit.identity.issuer,
+                    hit.kid.as_deref(),
+                    now,
+                    live,
+                );
+                if in_force.is_ok() {
+                    host.count("gatehouse.token_cache.hit");
+                    if source == Source::Alb {
+                        used_alb = Some(token.to_string());
+                    }
+                    return Ok(hit);
                 }
-                return Ok(hit);
+                cache.remove(&key);
             }
-            cache.remove(&key);
-        }
-        host.count("gatehouse.token_cache.miss");
-        let verified = match source {
-            Source::Alb => engine.verifiers().verify_alb_with(token, now, leeway, live),
-            Source::Bearer => engine
-                .verifiers()
-                .verify_bearer_with(token, now, leeway, live),
-        }?;
-        if source == Source::Alb {
-            used_alb = Some(token.to_string());
-        }
-        cache.insert(key, verified.clone());
-        Ok(verified)
-    });
+            host.count("gatehouse.token_cache.miss");
+            let verified = match source {
+                Source::Alb => engine.verifiers().verify_alb_with(token, now, leeway, live),
+                Source::Bearer => engine
+                    .verifiers()
+                    .verify_bearer_with(token, now, leeway, live),
+            }?;
+            if source == Source::Alb {
+                used_alb = Some(token.to_string());
+            }
+            cache.insert(key, verified.clone());
+            Ok(verified)
+        },
+    );
     if let (Ok(Some(_)), Some(alb)) = (&result, used_alb) {
         // The ALB header verified: pass it on for upstreams that read it.
         host.set_request_header(ALB_HEADER, &alb);

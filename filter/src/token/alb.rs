@@ -7,6 +7,7 @@ use super::alg::{self, Alg};
 use super::claims::{check_times, numeric_date, user};
 use super::encoding::{b64_lenient, parse_object, shown, split};
 use super::names::{check_email_verified, check_scope};
+use super::trace::{Check, Checks};
 use super::{choose_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
 use crate::engine::Identity;
 use crate::live::KeyRefresh;
@@ -35,7 +36,7 @@ impl Verifiers {
         now: u64,
         leeway: u64,
     ) -> Result<VerifiedToken, TokenFailure> {
-        self.verify_alb_with(value, now, leeway, None)
+        self.verify_alb_traced(value, now, leeway, None, &mut ())
     }
 
     /// Verifies an ALB `x-amzn-oidc-data` value with the compiled keys and, when given, the
@@ -47,6 +48,19 @@ impl Verifiers {
         leeway: u64,
         live: Option<&KeyRefresh>,
     ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_alb_traced(value, now, leeway, live, &mut ())
+    }
+
+    /// [`Verifiers::verify_alb_with`], announcing each step to `checks` as it starts it.
+    pub fn verify_alb_traced<T: Checks>(
+        &self,
+        value: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&KeyRefresh>,
+        checks: &mut T,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        checks.enter(Check::Format);
         let malformed = |detail: &str| TokenFailure::new(DenyReason::TokenMalformed, detail);
         let parts = split(value).map_err(malformed)?;
         let header =
@@ -58,6 +72,7 @@ impl Verifiers {
         let signature = b64_lenient(parts.signature)
             .ok_or_else(|| malformed("alb signature is not base64url"))?;
 
+        checks.enter(Check::Alg);
         let alg = header_str(&header, "alg")?;
         if alg != Some(Alg::Es256.name()) {
             return Err(TokenFailure::new(
@@ -68,12 +83,14 @@ impl Verifiers {
                 ),
             ));
         }
+        checks.enter(Check::Crit);
         if header.contains_key("crit") {
             return Err(TokenFailure::new(
                 DenyReason::UnsupportedCritical,
                 "alb header has `crit`",
             ));
         }
+        checks.enter(Check::Kid);
         let kid = header_str(&header, "kid")?;
         let Some(kid) = kid else {
             return Err(TokenFailure::new(
@@ -125,6 +142,7 @@ impl Verifiers {
             .map_err(|miss| miss.failure(&spec.name, Some(kid)))?;
 
         // INVARIANT: the signature covers `header.payload` exactly as received, padding included.
+        checks.enter(Check::Signature);
         if !alg::verify(Alg::Es256, key, parts.signed.as_bytes(), &signature) {
             return Err(fail(
                 DenyReason::BadSignature,
@@ -132,6 +150,7 @@ impl Verifiers {
             ));
         }
 
+        checks.enter(Check::Signer);
         match signer {
             Some(s) if spec.signers.iter().any(|a| a == s) => {}
             Some(s) => {
@@ -147,6 +166,9 @@ impl Verifiers {
                 ))
             }
         }
+        if spec.issuer.is_some() || spec.client.is_some() {
+            checks.enter(Check::IssClient);
+        }
         for (name, want) in [("iss", &spec.issuer), ("client", &spec.client)] {
             if let Some(want) = want {
                 let got = header_str(&header, name).map_err(|f| f.issuer(&spec.name))?;
@@ -161,23 +183,28 @@ impl Verifiers {
                 }
             }
         }
-        let exp = numeric_date(&header, "exp")
-            .map_err(|(r, d)| fail(r, format!("alb header: {d}")))?
-            .ok_or_else(|| fail(DenyReason::TokenMalformed, "alb header has no `exp`".into()))?;
-
+        checks.enter(Check::Payload);
         let claims = parse_object(&payload).map_err(|e| {
             fail(
                 DenyReason::TokenMalformed,
                 format!("alb payload is not a JSON object: {e}"),
             )
         })?;
-        let exp = check_times(&claims, Some(exp), now, leeway).map_err(|(r, d)| fail(r, d))?;
+        checks.enter(Check::Exp);
+        let exp = numeric_date(&header, "exp")
+            .map_err(|(r, d)| fail(r, format!("alb header: {d}")))?
+            .ok_or_else(|| fail(DenyReason::TokenMalformed, "alb header has no `exp`".into()))?;
+        let exp =
+            check_times(&claims, Some(exp), now, leeway, checks).map_err(|(r, d)| fail(r, d))?;
+        checks.enter(Check::UserClaim);
         let user = user(&claims, &spec.user_claim).map_err(|(r, d)| fail(r, d))?;
         if spec.require_email_verified && spec.user_claim == "email" {
+            checks.enter(Check::EmailVerified);
             check_email_verified(&claims).map_err(|(r, d)| fail(r, d))?;
         }
         // ALB issuers vouch for people (the IdP behind the load balancer), never for
         // Kubernetes identities.
+        checks.enter(Check::IdentityScope);
         check_scope(IdentitySpace::Users, &user, &[]).map_err(|(r, d)| fail(r, d))?;
 
         Ok(VerifiedToken {

@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::alg::{self, Alg};
 use super::claims::check_jwt;
 use super::encoding::{b64_strict, parse_object, shown, split};
+use super::trace::{Check, Checks};
 use super::{choose_key, TokenFailure, VerifiedToken, Verifiers};
 use crate::engine::Identity;
 use crate::live::KeyRefresh;
@@ -18,7 +19,7 @@ impl Verifiers {
         now: u64,
         leeway: u64,
     ) -> Result<VerifiedToken, TokenFailure> {
-        self.verify_bearer_with(token, now, leeway, None)
+        self.verify_bearer_traced(token, now, leeway, None, &mut ())
     }
 
     /// Verifies a bearer JWT with the compiled keys and, when given, the worker's live keys.
@@ -29,6 +30,19 @@ impl Verifiers {
         leeway: u64,
         live: Option<&KeyRefresh>,
     ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_bearer_traced(token, now, leeway, live, &mut ())
+    }
+
+    /// [`Verifiers::verify_bearer_with`], announcing each step to `checks` as it starts it.
+    pub fn verify_bearer_traced<T: Checks>(
+        &self,
+        token: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&KeyRefresh>,
+        checks: &mut T,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        checks.enter(Check::Format);
         let malformed = |detail: String| TokenFailure::new(DenyReason::TokenMalformed, detail);
         let parts = split(token).map_err(|d| malformed(d.into()))?;
         let header =
@@ -48,6 +62,7 @@ impl Verifiers {
             None => return Err(malformed("header has no `alg`".into()).kid(kid)),
         };
         // `none` in any spelling, HS*, and anything unknown stop here.
+        checks.enter(Check::Alg);
         let Some(alg) = Alg::from_name(alg_name) else {
             return Err(TokenFailure::new(
                 DenyReason::AlgorithmNotAllowed,
@@ -55,6 +70,7 @@ impl Verifiers {
             )
             .kid(kid));
         };
+        checks.enter(Check::Crit);
         if header.contains_key("crit") {
             return Err(
                 TokenFailure::new(DenyReason::UnsupportedCritical, "header has `crit`").kid(kid),
@@ -63,10 +79,12 @@ impl Verifiers {
         // `jku`, `x5u`, `jwk`, `x5c`: ignored. Keys come from the table only.
 
         // Unverified peek at `iss` to choose the issuer; everything else waits for the signature.
+        checks.enter(Check::Payload);
         let payload = b64_strict(parts.payload)
             .ok_or_else(|| malformed("payload is not base64url".into()).kid(kid))?;
         let claims = parse_object(&payload)
             .map_err(|e| malformed(format!("payload is not a JSON object: {e}")).kid(kid))?;
+        checks.enter(Check::Iss);
         let iss = match claims.get("iss") {
             Some(Value::String(iss)) => iss.as_str(),
             Some(_) => return Err(malformed("`iss` is not a string".into()).kid(kid)),
@@ -90,20 +108,24 @@ impl Verifiers {
                 .kid(kid)
         };
 
+        checks.enter(Check::IssuerAlg);
         if !issuer.algorithms.contains(&alg) {
             return Err(fail(
                 DenyReason::AlgorithmNotAllowed,
                 format!("issuer does not allow `{}`", alg.name()),
             ));
         }
+        checks.enter(Check::Kid);
         let (key, key_kid) = choose_key(&issuer.keys, live, &spec.name, kid, now)
             .map_err(|miss| miss.failure(&spec.name, kid))?;
+        checks.enter(Check::KeyType);
         if !alg.fits(key) {
             return Err(fail(
                 DenyReason::AlgorithmNotAllowed,
                 format!("`{}` does not fit the {} key", alg.name(), key.kind()),
             ));
         }
+        checks.enter(Check::Signature);
         if !alg::verify(alg, key, parts.signed.as_bytes(), &signature) {
             return Err(fail(
                 DenyReason::BadSignature,
@@ -112,7 +134,7 @@ impl Verifiers {
         }
 
         let (user, groups, exp) =
-            check_jwt(spec, &claims, now, leeway).map_err(|(r, d)| fail(r, d))?;
+            check_jwt(spec, &claims, now, leeway, checks).map_err(|(r, d)| fail(r, d))?;
         Ok(VerifiedToken {
             identity: Identity {
                 user,

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::names::{check_email_verified, check_scope, check_unambiguous};
+use super::trace::{Check, Checks};
 use crate::reason::DenyReason;
 use crate::table::JwtIssuerSpec;
 
@@ -36,12 +37,14 @@ pub fn numeric_date(map: &Map<String, Value>, name: &str) -> Result<Option<u64>,
 }
 
 /// Checks `exp` (required) and `nbf` against `now` with `leeway`; returns `exp`.
-pub fn check_times(
+pub fn check_times<T: Checks>(
     claims: &Map<String, Value>,
     exp: Option<u64>,
     now: u64,
     leeway: u64,
+    checks: &mut T,
 ) -> Result<u64, ClaimError> {
+    // The caller entered `Check::Exp` before it read `exp`.
     let Some(exp) = exp else {
         return Err((DenyReason::TokenExpired, "token has no `exp`".into()));
     };
@@ -51,6 +54,7 @@ pub fn check_times(
             format!("token expired at {exp} (now {now}, leeway {leeway}s)"),
         ));
     }
+    checks.enter(Check::Nbf);
     if let Some(nbf) = numeric_date(claims, "nbf")? {
         if nbf > now.saturating_add(leeway) {
             return Err((
@@ -63,15 +67,18 @@ pub fn check_times(
 }
 
 /// Checks a JWT issuer's claims and builds the user and groups.
-pub fn check_jwt(
+pub fn check_jwt<T: Checks>(
     spec: &JwtIssuerSpec,
     claims: &Map<String, Value>,
     now: u64,
     leeway: u64,
+    checks: &mut T,
 ) -> Result<(String, Vec<String>, u64), ClaimError> {
+    checks.enter(Check::Exp);
     let exp = numeric_date(claims, "exp")?;
     let iat = numeric_date(claims, "iat")?;
-    let exp = check_times(claims, exp, now, leeway)?;
+    let exp = check_times(claims, exp, now, leeway, checks)?;
+    checks.enter(Check::Lifetime);
     // Every issuer has a maximum lifetime (a default when the table sets none), so no signed
     // token is good forever. Without `iat`, the lifetime counts from `nbf`, else from now.
     let max = spec.max_lifetime();
@@ -86,19 +93,28 @@ pub fn check_jwt(
             format!("token lives {lifetime}s; the issuer allows {max}s"),
         ));
     }
-    check_audience(spec, claims)?;
+    if !spec.audiences.is_empty() {
+        checks.enter(Check::Aud);
+        check_audience(spec, claims)?;
+    }
+    checks.enter(Check::UserClaim);
     let user = if spec.user_claim == KUBERNETES_CLAIM {
         service_account_user(claims)?
     } else {
         user(claims, &spec.user_claim)?
     };
     if spec.require_email_verified && spec.user_claim == "email" {
+        checks.enter(Check::EmailVerified);
         check_email_verified(claims)?;
     }
     let groups = match &spec.groups_claim {
-        Some(name) => groups(claims, name, &spec.groups_prefix)?,
+        Some(name) => {
+            checks.enter(Check::GroupsClaim);
+            groups(claims, name, &spec.groups_prefix)?
+        }
         None => Vec::new(),
     };
+    checks.enter(Check::IdentityScope);
     check_scope(spec.identity_space(), &user, &groups)?;
     Ok((user, groups, exp))
 }

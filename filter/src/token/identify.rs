@@ -1,5 +1,6 @@
 //! From credential headers to one identity, by the precedence rule (see the module docs).
 
+use super::trace::{Check, Checks};
 use super::{Credentials, Source, TokenFailure, VerifiedToken};
 use crate::reason::DenyReason;
 use crate::table::Precedence;
@@ -30,14 +31,19 @@ fn bearer_token<'a>(values: &[&'a str]) -> Result<Option<&'a str>, TokenFailure>
 /// Finds the request's identity: extracts the tokens from `creds`, verifies each through
 /// `verify` (which the filter wraps with its verified-token cache), and applies the precedence
 /// rule. `Ok(None)`: no token presented.
-pub fn identify<F>(
+pub fn identify<T, F>(
     creds: &Credentials<'_>,
     precedence: Precedence,
+    checks: &mut T,
     mut verify: F,
 ) -> Result<Option<VerifiedToken>, TokenFailure>
 where
-    F: FnMut(Source, &str) -> Result<VerifiedToken, TokenFailure>,
+    T: Checks,
+    F: FnMut(Source, &str, &mut T) -> Result<VerifiedToken, TokenFailure>,
 {
+    if !creds.authorization.is_empty() {
+        checks.enter(Check::AuthorizationHeader);
+    }
     let bearer = bearer_token(&creds.authorization)?;
     let alb = match creds.alb.as_slice() {
         [] => None,
@@ -58,11 +64,12 @@ where
         let Some(token) = token else { continue };
         // INVARIANT: a presented token that fails verification fails the request, whichever
         // source it came from.
-        let verified = verify(source, token)?;
+        let verified = verify(source, token, checks)?;
         match &chosen {
             None => chosen = Some(verified),
             Some(first) if first.identity.user == verified.identity.user => {}
             Some(first) => {
+                checks.enter(Check::SameUser);
                 return Err(TokenFailure {
                     reason: DenyReason::ConflictingIdentities,
                     issuer: Some(first.identity.issuer.clone()),
@@ -72,7 +79,7 @@ where
                         first.identity.issuer, verified.identity.issuer
                     ),
                     fetchable: false,
-                })
+                });
             }
         }
     }

@@ -52,6 +52,7 @@ pub mod keys;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
 pub mod names;
+pub mod trace;
 
 #[cfg(test)]
 mod tests;

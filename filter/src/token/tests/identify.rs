@@ -32,7 +32,7 @@ fn run(
         alb: alb.to_vec(),
         authorization: authorization.to_vec(),
     };
-    identify(&creds, precedence, fake)
+    identify(&creds, precedence, &mut (), |s, t, _| fake(s, t))
 }
 
 fn failed(r: Result<Option<VerifiedToken>, TokenFailure>) -> DenyReason {
@@ -155,7 +155,7 @@ fn an_invalid_token_is_never_ignored() {
 #[test]
 fn identify_with_real_verifiers() {
     let v = verifiers();
-    let verify = |source: Source, token: &str| match source {
+    let verify = |source: Source, token: &str, _: &mut ()| match source {
         Source::Alb => v.verify_alb(token, NOW, LEEWAY),
         Source::Bearer => v.verify_bearer(token, NOW, LEEWAY),
     };
@@ -165,8 +165,8 @@ fn identify_with_real_verifiers() {
         alb: vec![&alb_token],
         authorization: vec![&bearer],
     };
-    let got =
-        identify(&creds, Precedence::BearerFirst, verify).unwrap_or_else(|f| unreachable!("{f:?}"));
+    let got = identify(&creds, Precedence::BearerFirst, &mut (), verify)
+        .unwrap_or_else(|f| unreachable!("{f:?}"));
     assert_eq!(
         got.map(|t| t.identity.groups),
         Some(vec!["dex:admins".into(), "dex:ml-team".into()])
@@ -178,7 +178,7 @@ fn identify_with_real_verifiers() {
         alb: vec![&alb_token],
         authorization: vec![&bearer],
     };
-    let got = identify(&creds, Precedence::AlbFirst, verify)
+    let got = identify(&creds, Precedence::AlbFirst, &mut (), verify)
         .map(|_| ())
         .map_err(|f| f.reason);
     assert_eq!(got, Err(DenyReason::ConflictingIdentities));
