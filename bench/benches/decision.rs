@@ -3,6 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use gatehouse_bench::synthetic_table;
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::{Engine, Identity};
 
 fn decision(c: &mut Criterion) {
@@ -27,29 +28,43 @@ fn decision(c: &mut Criterion) {
             issuer: "bench".into(),
         };
         let path = format!("/serving/v1/namespaces/ns-{}/apis/fraud-model", last / 10);
-        assert!(engine
-            .decide("PUT", &path, Some(&id))
-            .deny_reason()
-            .is_none());
+        assert!(
+            pipeline::run(&engine, &Request::new("PUT", &path), asserted(Some(&id)))
+                .decision
+                .deny_reason()
+                .is_none()
+        );
         group.bench_with_input(BenchmarkId::new("allow", bindings), &bindings, |b, _| {
-            b.iter(|| engine.decide(black_box("PUT"), black_box(&path), Some(black_box(&id))))
+            b.iter(|| {
+                pipeline::run(
+                    &engine,
+                    &Request::new(black_box("PUT"), black_box(&path)),
+                    asserted(Some(black_box(&id))),
+                )
+                .decision
+            })
         });
         // Denied: the same request by a user with no grant anywhere (every lookup misses).
         let intruder = Identity {
             user: "intruder@example.com".into(),
             ..id.clone()
         };
-        assert!(engine
-            .decide("PUT", &path, Some(&intruder))
-            .deny_reason()
-            .is_some());
+        assert!(pipeline::run(
+            &engine,
+            &Request::new("PUT", &path),
+            asserted(Some(&intruder))
+        )
+        .decision
+        .deny_reason()
+        .is_some());
         group.bench_with_input(BenchmarkId::new("deny", bindings), &bindings, |b, _| {
             b.iter(|| {
-                engine.decide(
-                    black_box("PUT"),
-                    black_box(&path),
-                    Some(black_box(&intruder)),
+                pipeline::run(
+                    &engine,
+                    &Request::new(black_box("PUT"), black_box(&path)),
+                    asserted(Some(black_box(&intruder))),
                 )
+                .decision
             })
         });
     }

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use gatehouse::emit::envoy::{cluster, connection_manager, router_filter, socket, wasm_filter};
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::{Engine, Identity};
 use serde_json::{json, Value};
 
@@ -124,8 +125,8 @@ pub fn rbac(table_json: &str) -> Result<Value, String> {
             groups,
             issuer: "dex".into(),
         };
-        engine
-            .decide("GET", path, Some(&id))
+        pipeline::run(&engine, &Request::new("GET", path), asserted(Some(&id)))
+            .decision
             .deny_reason()
             .is_none()
     };

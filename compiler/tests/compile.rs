@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gatehouse::diagnostic::{render_human, render_json};
 use gatehouse::{compile_dir, table_json, CompileOptions};
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::Engine;
 
 /// 2026-06-01T00:00:00Z: the "now" every test compiles at.
@@ -89,7 +90,11 @@ fn example_policies_decide_as_documented() {
         issuer: "test".into(),
     };
     let carol = who("carol@example.com", &[]);
-    let allowed = |m: &str, p: &str, id: &Identity| engine.decide(m, p, Some(id)).deny_reason();
+    let allowed = |m: &str, p: &str, id: &Identity| {
+        pipeline::run(&engine, &Request::new(m, p), asserted(Some(id)))
+            .decision
+            .deny_reason()
+    };
     // Carol may deploy fraud-model in `models`, and nothing else there.
     assert_eq!(
         allowed(
@@ -131,7 +136,12 @@ fn example_policies_decide_as_documented() {
         Some(DenyReason::NotPermitted)
     );
     // Public paths need no identity.
-    assert_eq!(engine.decide("GET", "/dex/auth", None).deny_reason(), None);
+    assert_eq!(
+        pipeline::run(&engine, &Request::new("GET", "/dex/auth"), asserted(None))
+            .decision
+            .deny_reason(),
+        None
+    );
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn deny(reason: DenyReason, target: Option<Target>) -> Decision {
+    pub(crate) fn deny(reason: DenyReason, target: Option<Target>) -> Decision {
         Decision {
             verdict: Verdict::Deny(reason),
             audited: None,
@@ -298,21 +298,6 @@ impl Engine {
                 d.action = action;
                 self.audit(d, identity)
             }
-        }
-    }
-
-    /// Both steps at once, for callers that already hold the identity (or know there is none).
-    pub fn decide(&self, method: &str, raw_path: &str, identity: Option<&Identity>) -> Decision {
-        let pre = match self.preflight(method, raw_path) {
-            Ok(p) => p,
-            Err(r) => return Decision::deny(r, None),
-        };
-        if pre.is_public() {
-            return self.public(&pre);
-        }
-        match identity {
-            Some(id) => self.authorize_owned(pre, id),
-            None => Decision::deny(DenyReason::NoIdentity, pre.target),
         }
     }
 

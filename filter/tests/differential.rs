@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::*;
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
 use proptest::prelude::*;
@@ -172,7 +173,7 @@ proptest! {
             issuer: "t".into(),
         };
         let expected = reference(&grants, user, &groups, method, ns, api);
-        let got = engine.decide(method, &path, Some(&id)).verdict;
+        let got = pipeline::run(&engine, &Request::new(method, &path), asserted(Some(&id))).decision.verdict;
         let want = if expected { Verdict::Allow } else { Verdict::Deny(DenyReason::NotPermitted) };
         prop_assert_eq!(got, want);
     }

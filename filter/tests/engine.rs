@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::*;
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
 
@@ -109,7 +110,10 @@ fn who(user: &str, groups: &[&str]) -> Identity {
 }
 
 fn decide(e: &Engine, m: &str, p: &str, id: Option<&Identity>) -> Result<(), DenyReason> {
-    match e.decide(m, p, id).verdict {
+    match pipeline::run(e, &Request::new(m, p), asserted(id))
+        .decision
+        .verdict
+    {
         Verdict::Allow => Ok(()),
         Verdict::Deny(r) => Err(r),
     }
@@ -221,7 +225,12 @@ fn hostile_paths_are_never_judged_against_another_namespace() {
 fn allow_emits_identity_headers_with_prefix_and_groups() {
     let e = engine();
     let id = who("dave@example.com", &["ml-ops", "analysts"]);
-    let d = e.decide("GET", "/serving/models/x", Some(&id));
+    let d = pipeline::run(
+        &e,
+        &Request::new("GET", "/serving/models/x"),
+        asserted(Some(&id)),
+    )
+    .decision;
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(
         d.headers,
@@ -242,14 +251,29 @@ fn audit_mode_lets_authorization_denials_through_but_never_missing_identity() {
     t.gateway.audit.namespaces = vec!["team-a".into()];
     let e = Engine::new(t).unwrap();
     let bob = who("bob@example.com", &[]);
-    let d = e.decide("GET", "/notebook/team-a/nb/", Some(&bob));
+    let d = pipeline::run(
+        &e,
+        &Request::new("GET", "/notebook/team-a/nb/"),
+        asserted(Some(&bob)),
+    )
+    .decision;
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(d.audited, Some(DenyReason::NotPermitted));
     // Other namespaces are enforced.
-    let d = e.decide("PUT", "/serving/models/x", Some(&bob));
+    let d = pipeline::run(
+        &e,
+        &Request::new("PUT", "/serving/models/x"),
+        asserted(Some(&bob)),
+    )
+    .decision;
     assert_eq!(d.verdict, Verdict::Deny(DenyReason::NotPermitted));
     // No identity is never audited through.
-    let d = e.decide("GET", "/notebook/team-a/nb/", None);
+    let d = pipeline::run(
+        &e,
+        &Request::new("GET", "/notebook/team-a/nb/"),
+        asserted(None),
+    )
+    .decision;
     assert_eq!(d.verdict, Verdict::Deny(DenyReason::NoIdentity));
 }
 
@@ -313,7 +337,12 @@ fn lookup_cost_does_not_depend_on_namespace_count() {
 fn a_group_holding_the_separator_is_never_split_upstream() {
     let e = engine();
     let id = who("dave@example.com", &["ml-ops", "x,kubeflow-admins", ""]);
-    let d = e.decide("GET", "/serving/models/x", Some(&id));
+    let d = pipeline::run(
+        &e,
+        &Request::new("GET", "/serving/models/x"),
+        asserted(Some(&id)),
+    )
+    .decision;
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(d.headers[1], ("kubeflow-groups".into(), "ml-ops".into()));
 }

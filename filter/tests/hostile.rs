@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use common::MockHost;
 use gatehouse_filter::cache::TokenCache;
 use gatehouse_filter::gate::{header_is, on_request, Outcome};
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
 use serde_json::Value;
 
@@ -169,7 +170,7 @@ fn hostile_paths_are_never_judged_against_another_namespace() {
             row["path"].as_str().unwrap(),
         );
         let expect = row["expect"].as_str().unwrap();
-        let d = engine.decide(method, path, Some(&who));
+        let d = pipeline::run(&engine, &Request::new(method, path), asserted(Some(&who))).decision;
         let got = match &d.verdict {
             Verdict::Allow => {
                 let pre = engine.preflight(method, path).unwrap();
@@ -177,7 +178,12 @@ fn hostile_paths_are_never_judged_against_another_namespace() {
                 let ns = d.target.as_ref().and_then(|t| t.namespace.clone());
                 // What is judged is what is served: the forwarded path, run through the engine
                 // again, is judged against the same namespace.
-                let again = engine.decide(method, &forward, Some(&who));
+                let again = pipeline::run(
+                    &engine,
+                    &Request::new(method, &forward),
+                    asserted(Some(&who)),
+                )
+                .decision;
                 let ns_again = again.target.as_ref().and_then(|t| t.namespace.clone());
                 if again.verdict != Verdict::Allow || ns_again != ns {
                     failures.push(format!("{path}: forwarded {forward} judges differently"));

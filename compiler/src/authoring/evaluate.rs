@@ -2,12 +2,12 @@
 //! for `check`, `explain` and `test`: path normalization, the route, the token (when one is
 //! given), the identity, the decision, and for a denial the nearest miss.
 //!
-//! The order is the filter's (`gate::on_request`): a path that cannot be judged is refused
-//! first; a public route passes without identity; then the token is verified; then the ACL.
+//! The sequence is the filter's own ([`gatehouse_filter::pipeline`]), not a copy of it.
 
 use gatehouse_filter::engine::{Decision, Identity, Verdict};
-use gatehouse_filter::path::normalize;
+use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::{Access, RouteSpec};
+use gatehouse_filter::token::Credentials;
 use gatehouse_filter::{DenyReason, Engine};
 use serde::Serialize;
 
@@ -107,7 +107,9 @@ impl Evaluation {
     }
 }
 
-/// Decides `method` + `raw_path` (sent to `host`, when given) for `who` with the engine.
+/// Decides `method` + `raw_path` (sent to `host`, when given) for `who`: the filter's own
+/// request pipeline ([`pipeline::run`]) with the token verified by the filter's verifiers,
+/// which trace their steps. Only the nearest miss is added here.
 pub fn evaluate(
     engine: &Engine,
     method: &str,
@@ -115,75 +117,48 @@ pub fn evaluate(
     raw_path: &str,
     who: &Who,
 ) -> Evaluation {
+    let bearer;
+    let mut req = Request {
+        method,
+        authority: host,
+        path: Some(raw_path.as_bytes()),
+        ..Request::default()
+    };
+    let mut token: Option<TokenTrace> = None;
+    let decided = match who {
+        Who::Anonymous => pipeline::run(engine, &req, asserted(None)),
+        Who::Asserted(id) => pipeline::run(engine, &req, asserted(Some(id))),
+        Who::Token { value, alb, now } => {
+            if *alb {
+                req.alb.push(value.as_bytes());
+            } else {
+                bearer = format!("Bearer {value}");
+                req.authorization.push(bearer.as_bytes());
+            }
+            pipeline::run(engine, &req, |creds: &Credentials<'_>| {
+                let (trace, result) = token_trace::verify(engine, creds, value, *alb, *now);
+                token = Some(trace);
+                result
+            })
+        }
+    };
     let mut ev = Evaluation {
         method: method.to_string(),
         raw_path: raw_path.to_string(),
-        normalized: normalize(raw_path).ok().map(|p| p.forward_path()),
-        route: None,
-        token: None,
-        identity: None,
-        decision: deny(DenyReason::BadPath),
+        normalized: decided.path.clone(),
+        route: decided
+            .decision
+            .target
+            .as_ref()
+            .and_then(|t| engine.table.routes.get(t.route))
+            .map(RouteInfo::from_spec),
+        token,
+        identity: decided.verified.map(|v| v.identity),
+        decision: decided.decision,
         miss: None,
     };
-    let pre = match engine.preflight_at(method, host, raw_path) {
-        Ok(p) => p,
-        Err(r) => {
-            ev.decision = deny(r);
-            ev.miss = Some(nearest_miss(engine, &ev));
-            return ev;
-        }
-    };
-    ev.route = pre
-        .target
-        .as_ref()
-        .and_then(|t| engine.table.routes.get(t.route))
-        .map(RouteInfo::from_spec);
-    if pre.is_public() {
-        ev.decision = engine.public(&pre);
-        return ev;
-    }
-    let identity = match who {
-        Who::Anonymous => None,
-        Who::Asserted(id) => Some(id.clone()),
-        Who::Token { value, alb, now } => {
-            let (trace, result) = token_trace::verify(engine, value, *alb, *now);
-            ev.token = Some(trace);
-            match result {
-                Ok(v) => Some(v.identity),
-                Err(f) => {
-                    ev.decision = Decision {
-                        target: pre.target.clone(),
-                        ..deny(f.reason)
-                    };
-                    ev.miss = Some(nearest_miss(engine, &ev));
-                    return ev;
-                }
-            }
-        }
-    };
-    let Some(identity) = identity else {
-        ev.decision = Decision {
-            target: pre.target.clone(),
-            ..deny(DenyReason::NoIdentity)
-        };
-        ev.miss = Some(nearest_miss(engine, &ev));
-        return ev;
-    };
-    ev.decision = engine.authorize(&pre, &identity);
-    ev.identity = Some(identity);
     if ev.decision.deny_reason().is_some() || ev.decision.audited.is_some() {
         ev.miss = Some(nearest_miss(engine, &ev));
     }
     ev
-}
-
-fn deny(reason: DenyReason) -> Decision {
-    Decision {
-        verdict: Verdict::Deny(reason),
-        audited: None,
-        target: None,
-        action: None,
-        granted_by: None,
-        headers: Vec::new(),
-    }
 }

@@ -53,36 +53,36 @@ pub struct TokenTrace {
 /// Most claim names [`TokenTrace::string_claims`] lists.
 const MAX_CLAIM_NAMES: usize = 32;
 
-/// The result of verifying one token: the trace, and the verified token or the failure.
-pub type Verified = (TokenTrace, Result<VerifiedToken, TokenFailure>);
+/// The result of verifying one token: the trace, and the verified token (none presented) or
+/// the failure.
+pub type Verified = (TokenTrace, Result<Option<VerifiedToken>, TokenFailure>);
 
 /// Verifies `token` (an `x-amzn-oidc-data` value when `alb`, else a bearer JWT) at `now` with
 /// the engine's verifiers and the gateway's leeway, as the filter does.
-pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
-    let bearer = format!("Bearer {token}");
-    let creds = Credentials {
-        alb: if alb { vec![token] } else { Vec::new() },
-        authorization: if alb {
-            Vec::new()
-        } else {
-            vec![bearer.as_str()]
-        },
-    };
+pub fn verify(
+    engine: &Engine,
+    creds: &Credentials<'_>,
+    token: &str,
+    alb: bool,
+    now: u64,
+) -> Verified {
     let leeway = engine.gateway().leeway_seconds;
     // The verifier announces each step as it starts it: the trace is what ran, and on a
     // failure the last step is the one that failed.
     let mut steps: Vec<TokenCheck> = Vec::new();
     let v = engine.verifiers();
-    let result = identify(
-        &creds,
+    let found = identify(
+        creds,
         engine.gateway().precedence,
         &mut steps,
         |source, t, steps| match source {
             Source::Alb => v.verify_alb_traced(t, now, leeway, None, steps),
             Source::Bearer => v.verify_bearer_traced(t, now, leeway, None, steps),
         },
-    )
-    .and_then(|v| v.ok_or_else(|| TokenFailure::new(DenyReason::NoIdentity, "no token presented")));
+    );
+    let result = found.clone().and_then(|v| {
+        v.ok_or_else(|| TokenFailure::new(DenyReason::NoIdentity, "no token presented"))
+    });
     let (alg, kid) = header_fields(token);
     let issuer = match &result {
         Ok(v) => Some(v.identity.issuer.clone()),
@@ -120,7 +120,7 @@ pub fn verify(engine: &Engine, token: &str, alb: bool, now: u64) -> Verified {
         user_claim,
         string_claims: claim_missing.then(|| string_claims(token)),
     };
-    (trace, result)
+    (trace, found)
 }
 
 /// Where the key of a token of `issuer` comes from, compiled or fetched by the gateway.

@@ -16,6 +16,7 @@ use deny::{deny, deny_with, query_names, Context};
 use crate::cache::{token_key, TokenCache};
 use crate::engine::{Engine, LoadError, Verdict};
 use crate::live::{FetchHost, KeyRefresh, LiveIssuer, RefreshBounds, UnknownKid};
+use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
 use crate::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
 
@@ -23,39 +24,9 @@ use crate::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
 pub const DEFAULT_USER_HEADER: &str = "kubeflow-userid";
 /// Header names used when no table is loaded.
 pub const DEFAULT_GROUPS_HEADER: &str = "kubeflow-groups";
-/// The ALB's signed identity header.
-pub const ALB_HEADER: &str = "x-amzn-oidc-data";
-/// Every ALB header starts with this.
-pub const ALB_PREFIX: &str = "x-amzn-oidc-";
-/// Headers some frameworks read as the request's method instead of the one on the wire.
-pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
-
-/// Whether header `name` is `target` as an upstream may read it: ASCII case ignored, and `_`
-/// taken for `-` (CGI and WSGI map both to the same variable).
-pub fn header_is(name: &str, target: &str) -> bool {
-    name.len() == target.len() && header_starts_with(name, target)
-}
-
-/// Whether header `name` starts with `prefix`, compared as [`header_is`] does.
-pub fn header_starts_with(name: &str, prefix: &str) -> bool {
-    let fold = |b: u8| {
-        if b == b'_' {
-            b'-'
-        } else {
-            b.to_ascii_lowercase()
-        }
-    };
-    name.len() >= prefix.len()
-        && name
-            .bytes()
-            .zip(prefix.bytes())
-            .all(|(a, b)| fold(a) == fold(b))
-}
-
+pub use crate::headers::{
+    header_is, header_starts_with, ALB_HEADER, ALB_PREFIX, METHOD_OVERRIDE_HEADERS,
+};
 /// Log levels the filter uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -185,16 +156,12 @@ fn decide<H: Host>(
     // headers go too: the upstream must act on the method that was judged. The header list is
     // the whole request's, so only names present need a host call.
     let mut stripped: Vec<&str> = Vec::new();
-    let mut overrides: Vec<&[u8]> = Vec::new();
-    for (name, value) in &headers {
+    for (name, _) in &headers {
         let n = name.as_str();
         let identity = header_starts_with(n, ALB_PREFIX)
             || header_is(n, user_header)
             || header_is(n, groups_header);
         let method_override = METHOD_OVERRIDE_HEADERS.iter().any(|h| header_is(n, h));
-        if method_override {
-            overrides.push(value);
-        }
         if (identity || method_override) && !stripped.contains(&n) {
             stripped.push(n);
         }
@@ -207,105 +174,62 @@ fn decide<H: Host>(
         // INVARIANT: with no table every request is refused (fail closed).
         return deny(host, None, DenyReason::NoTable, &Context::default());
     };
-    let value = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.as_slice())
-    };
-    let method = value(":method")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .unwrap_or("");
-    // Denials before the path is judged log what was refused: the raw path (the log line
-    // drops its query, escapes and cuts it), and for query denials the parameter names.
-    let Some(raw_path) = value(":path").and_then(|v| std::str::from_utf8(v).ok()) else {
-        let shown = value(":path").map(String::from_utf8_lossy);
-        let ctx = Context {
-            path: shown.as_deref(),
-            ..Context::default()
-        };
-        return deny(host, Some(engine), DenyReason::BadPath, &ctx);
-    };
-    // INVARIANT: a request that asks the upstream to act as another method than the one
-    // judged is refused (a matching override is only removed).
-    if overrides
-        .iter()
-        .any(|v| !v.trim_ascii().eq_ignore_ascii_case(method.as_bytes()))
-    {
-        let ctx = Context {
-            path: Some(raw_path),
-            detail: Some("a method override header names another method"),
-            ..Context::default()
-        };
-        return deny(host, Some(engine), DenyReason::MethodOverride, &ctx);
-    }
-    let authority = value(":authority")
-        .or_else(|| value("host"))
-        .and_then(|v| std::str::from_utf8(v).ok());
-    let pre = match engine.preflight_at(method, authority, raw_path) {
-        Ok(p) => p,
-        Err(reason) => {
-            let detail = (reason == DenyReason::AmbiguousNamespace).then(|| query_names(raw_path));
-            let ctx = Context {
-                path: Some(raw_path),
-                detail: detail.as_deref(),
-                ..Context::default()
-            };
-            if reason == DenyReason::MethodNotAllowed {
-                let allow = engine.allowed_methods(authority, raw_path).join(", ");
-                return deny_with(host, Some(engine), reason, &ctx, &[("allow", &allow)]);
-            }
-            return deny(host, Some(engine), reason, &ctx);
+
+    let request = Request::from_headers(&headers);
+    let keys = live.as_ref().map(|l| &*l.refresh);
+    let mut alb_verified: Option<String> = None;
+    let decided = pipeline::run(engine, &request, |creds: &Credentials<'_>| {
+        verify(engine, cache, keys, host, creds, &mut alb_verified)
+    });
+    if let Some(f) = &decided.failure {
+        if let Some(issuer) = hold(live.as_mut(), f, host) {
+            return Outcome::Held(Box::new(Held { issuer, headers }));
         }
-    };
-    let forward = pre.path.forward_path();
-    if forward != raw_path {
-        // What was judged is what is served: the upstream gets the normalized path.
-        host.set_request_header(":path", &forward);
     }
-    if pre.is_public() {
+    if decided.path_changed {
+        if let Some(forward) = &decided.path {
+            // What was judged is what is served: the upstream gets the normalized path.
+            host.set_request_header(":path", forward);
+        }
+    }
+    if decided.public {
         host.count("gatehouse.allowed.public");
         return Outcome::Continue;
     }
-
-    // The judged path is only logged from here on: move it out rather than copy it.
-    let mut pre = pre;
-    let path = std::mem::take(&mut pre.path.path);
+    // Denials before the path is judged log what was refused: the raw path (the log line
+    // drops its query, escapes and cuts it), and for query denials the parameter names.
+    let query = match decided.reason() {
+        Some(DenyReason::AmbiguousNamespace) => decided.raw_path.as_deref().map(query_names),
+        _ => None,
+    };
     let mut ctx = Context {
-        path: Some(&path),
+        path: decided.path.as_deref().or(decided.raw_path.as_deref()),
+        detail: query.as_deref().or(decided.detail.as_deref()),
         ..Context::default()
     };
-
-    let keys = live.as_ref().map(|l| &*l.refresh);
-    let verified = match verify(engine, cache, keys, host, &headers) {
-        Ok(Some(v)) => v,
-        Ok(None) => return deny(host, Some(engine), DenyReason::NoIdentity, &ctx),
-        Err(f) => {
-            if let Some(held) = hold(live.as_mut(), &f, host) {
-                return Outcome::Held(Box::new(Held {
-                    issuer: held,
-                    headers,
-                }));
-            }
-            ctx.issuer = f.issuer.as_deref();
-            ctx.kid = f.kid.as_deref();
-            ctx.detail = Some(&f.detail);
-            if let Some(i) = &f.issuer {
-                host.count(&format!("gatehouse.verify_failed.{}", metric_name(i)));
-            }
-            return deny(host, Some(engine), f.reason, &ctx);
+    if let Some(f) = &decided.failure {
+        ctx.issuer = f.issuer.as_deref();
+        ctx.kid = f.kid.as_deref();
+        ctx.detail = Some(&f.detail);
+        if let Some(i) = &f.issuer {
+            host.count(&format!("gatehouse.verify_failed.{}", metric_name(i)));
         }
-    };
-    ctx.issuer = Some(&verified.identity.issuer);
-    ctx.kid = verified.kid.as_deref();
-    let decision = engine.authorize_owned(pre, &verified.identity);
-    ctx.fill(&decision);
-    match decision.verdict {
+    }
+    if let Some(v) = &decided.verified {
+        ctx.issuer = Some(&v.identity.issuer);
+        ctx.kid = v.kid.as_deref();
+        ctx.fill(&decided.decision);
+    }
+    match decided.decision.verdict {
         Verdict::Allow => {
-            for (name, value) in &decision.headers {
+            for (name, value) in &decided.decision.headers {
                 host.set_request_header(name, value);
             }
-            if let Some(reason) = decision.audited {
+            if let Some(alb) = &alb_verified {
+                // The ALB header verified: pass it on for upstreams that read it.
+                host.set_request_header(ALB_HEADER, alb);
+            }
+            if let Some(reason) = decided.decision.audited {
                 host.count(&format!("gatehouse.audited.{}", reason.code()));
                 host.log(Level::Info, &ctx.log_line("audit", reason, Some(engine)));
             } else {
@@ -313,7 +237,10 @@ fn decide<H: Host>(
             }
             Outcome::Continue
         }
-        Verdict::Deny(reason) => deny(host, Some(engine), reason, &ctx),
+        Verdict::Deny(reason) => match &decided.allow {
+            Some(allow) => deny_with(host, Some(engine), reason, &ctx, &[("allow", allow)]),
+            None => deny(host, Some(engine), reason, &ctx),
+        },
     }
 }
 
@@ -342,52 +269,30 @@ fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) ->
     (answer == UnknownKid::Hold).then(|| issuer.clone())
 }
 
-/// Reads the credentials and verifies them through the cache.
+/// The gateway's token verification: through the verified-token cache, with the live keys.
+/// `alb_verified` gets the ALB value when it verified (passed on to the upstream).
 fn verify<H: Host>(
     engine: &Engine,
     cache: &mut TokenCache,
     live: Option<&KeyRefresh>,
     host: &mut H,
-    headers: &[(String, Vec<u8>)],
+    creds: &Credentials<'_>,
+    alb_verified: &mut Option<String>,
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
-    let mut creds = Credentials::default();
-    for (name, value) in headers {
-        let is_alb = name.eq_ignore_ascii_case(ALB_HEADER);
-        if !is_alb && !name.eq_ignore_ascii_case("authorization") {
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(value) else {
-            return Err(TokenFailure {
-                fetchable: false,
-                reason: if is_alb {
-                    DenyReason::TokenMalformed
-                } else {
-                    DenyReason::BadAuthorizationHeader
-                },
-                issuer: None,
-                kid: None,
-                detail: format!("`{name}` is not UTF-8"),
-            });
-        };
-        if is_alb {
-            creds.alb.push(text);
-        } else {
-            creds.authorization.push(text);
-        }
-    }
     let now = host.now();
     let leeway = engine.gateway().leeway_seconds;
     let mut used_alb: Option<String> = None;
     let result = identify(
-        &creds,
+        creds,
         engine.gateway().precedence,
         &mut (),
         |source, token, _| {
             let key = token_key(source, token);
             if let Some(hit) = cache.get(&key, now) {
                 // INVARIANT: a cache hit re-checks everything about the key that can change after
-                // the token verified (retirement by `not_after`); a key no longer in force sends
-                // the token through full verification again, which refuses it with its reason.
+                // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
+                // no longer in force sends the token through full verification again, which
+                // refuses it with its reason.
                 let in_force = engine.verifiers().key_in_force(
                     &hit.identity.issuer,
                     hit.kid.as_deref(),
@@ -397,7 +302,7 @@ fn verify<H: Host>(
                 if in_force.is_ok() {
                     host.count("gatehouse.token_cache.hit");
                     if source == Source::Alb {
-                        used_alb = Some(token.to_string());
+                        used_alb = Some(token.to_owned());
                     }
                     return Ok(hit);
                 }
@@ -411,15 +316,14 @@ fn verify<H: Host>(
                     .verify_bearer_with(token, now, leeway, live),
             }?;
             if source == Source::Alb {
-                used_alb = Some(token.to_string());
+                used_alb = Some(token.to_owned());
             }
             cache.insert(key, verified.clone());
             Ok(verified)
         },
     );
     if let (Ok(Some(_)), Some(alb)) = (&result, used_alb) {
-        // The ALB header verified: pass it on for upstreams that read it.
-        host.set_request_header(ALB_HEADER, &alb);
+        *alb_verified = Some(alb);
     }
     result
 }
