@@ -21,6 +21,14 @@ pub enum Who {
     Anonymous,
     /// An identity taken as verified (`--user`, `--group`; test cases).
     Asserted(Identity),
+    /// Request headers as a client sends them (`NAME`, `VALUE`), credentials included: the
+    /// request is read from them as the gateway reads it, and its tokens are verified at `now`.
+    Headers {
+        /// The headers.
+        headers: Vec<(String, String)>,
+        /// Unix time to verify at.
+        now: u64,
+    },
     /// A token to verify: an ALB `x-amzn-oidc-data` value when `alb`, else a bearer JWT.
     Token {
         /// The token (never printed).
@@ -93,6 +101,8 @@ pub struct Evaluation {
     pub decision: Decision,
     /// Why a denial happened and what came closest, when denied (or audited).
     pub miss: Option<Miss>,
+    /// The pipeline's one line on a denial that is not about a token (a method override).
+    pub detail: Option<String>,
 }
 
 impl Evaluation {
@@ -117,30 +127,44 @@ pub fn evaluate(
     raw_path: &str,
     who: &Who,
 ) -> Evaluation {
-    let bearer;
-    let mut req = Request {
-        method,
-        authority: host,
-        path: Some(raw_path.as_bytes()),
-        ..Request::default()
-    };
-    let mut token: Option<TokenTrace> = None;
-    let decided = match who {
-        Who::Anonymous => pipeline::run(engine, &req, asserted(None)),
-        Who::Asserted(id) => pipeline::run(engine, &req, asserted(Some(id))),
+    // The request as the gateway receives it: pseudo-headers, then the client's headers.
+    let mut headers: Vec<(String, Vec<u8>)> = vec![
+        (":method".into(), method.as_bytes().to_vec()),
+        (":path".into(), raw_path.as_bytes().to_vec()),
+    ];
+    if let Some(h) = host {
+        headers.push((":authority".into(), h.as_bytes().to_vec()));
+    }
+    let now = match who {
+        Who::Anonymous | Who::Asserted(_) => None,
         Who::Token { value, alb, now } => {
-            if *alb {
-                req.alb.push(value.as_bytes());
-            } else {
-                bearer = format!("Bearer {value}");
-                req.authorization.push(bearer.as_bytes());
-            }
-            pipeline::run(engine, &req, |creds: &Credentials<'_>| {
-                let (trace, result) = token_trace::verify(engine, creds, value, *alb, *now);
-                token = Some(trace);
-                result
-            })
+            headers.push(match alb {
+                true => ("x-amzn-oidc-data".into(), value.as_bytes().to_vec()),
+                false => (
+                    "authorization".into(),
+                    format!("Bearer {value}").into_bytes(),
+                ),
+            });
+            Some(*now)
         }
+        Who::Headers { headers: h, now } => {
+            headers.extend(
+                h.iter()
+                    .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())),
+            );
+            Some(*now)
+        }
+    };
+    let req = Request::from_headers(&headers);
+    let mut token: Option<TokenTrace> = None;
+    let decided = match (who, now) {
+        (Who::Asserted(id), _) => pipeline::run(engine, &req, asserted(Some(id))),
+        (_, Some(now)) => pipeline::run(engine, &req, |creds: &Credentials<'_>| {
+            let (trace, result) = token_trace::verify(engine, creds, now);
+            token = trace;
+            result
+        }),
+        (_, None) => pipeline::run(engine, &req, asserted(None)),
     };
     let mut ev = Evaluation {
         method: method.to_string(),
@@ -156,6 +180,7 @@ pub fn evaluate(
         identity: decided.verified.map(|v| v.identity),
         decision: decided.decision,
         miss: None,
+        detail: decided.detail,
     };
     if ev.decision.deny_reason().is_some() || ev.decision.audited.is_some() {
         ev.miss = Some(nearest_miss(engine, &ev));

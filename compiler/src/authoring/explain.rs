@@ -31,6 +31,12 @@ pub struct ExplainArgs {
     /// The token is an ALB `x-amzn-oidc-data` value, not a bearer JWT.
     #[arg(long)]
     pub alb: bool,
+    /// A request header, `NAME: VALUE` (repeatable), read as the gateway reads it: credential
+    /// headers (`Authorization`, `x-amzn-oidc-data`, several of them) are verified, method
+    /// override headers judged. Values are never printed back.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header,
+          conflicts_with_all = ["user", "groups", "token", "token_file"])]
+    pub headers: Vec<(String, String)>,
     /// "Now" for the token's `exp` / `nbf`: Unix seconds or RFC 3339 (default: the clock).
     #[arg(long)]
     pub now: Option<String>,
@@ -184,7 +190,8 @@ pub fn render(ev: &Evaluation) -> String {
     let path = match &ev.normalized {
         Some(n) if *n == ev.raw_path => format!("{n} (already normalized)"),
         Some(n) => format!("{n} (normalized from {})", ev.raw_path),
-        None => "cannot be normalized".into(),
+        None if ev.reason() == Some(DenyReason::BadPath) => "cannot be normalized".into(),
+        None => "not judged: the request was refused before".into(),
     };
     field(&mut out, "path", &path);
     let route = match &ev.route {
@@ -260,6 +267,9 @@ pub fn render(ev: &Evaluation) -> String {
             &format!("{}, {groups} ({from})", id.user),
         );
     }
+    if let Some(detail) = &ev.detail {
+        field(&mut out, "detail", detail);
+    }
     field(&mut out, "decision", &verdict_line(ev));
     if let Some(g) = &ev.decision.granted_by {
         field(&mut out, "granted_by", g);
@@ -303,6 +313,10 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
             alb: args.alb,
             now,
         },
+        None if !args.headers.is_empty() => Who::Headers {
+            headers: args.headers.clone(),
+            now,
+        },
         None => Who::asserted(req.user.as_deref(), &req.groups),
     };
     let engine = args.source.load_with(args.deny_warnings)?;
@@ -312,4 +326,17 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Failure> {
         Format::Json => print(&json(&Report::new(&ev))?)?,
     }
     Ok(if ev.allowed() { EXIT_OK } else { EXIT_DENIED })
+}
+
+/// Reads `NAME: VALUE` (the value may be empty; the name a header token).
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not `NAME: VALUE`"))?;
+    let name = name.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
 }

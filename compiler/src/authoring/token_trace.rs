@@ -7,7 +7,7 @@
 //! from. The token itself is never printed.
 
 use gatehouse_filter::reason::DenyReason;
-use gatehouse_filter::table::IssuerSpec;
+use gatehouse_filter::table::{IssuerSpec, Precedence};
 use gatehouse_filter::token::encoding::{b64_lenient, parse_object, shown, split};
 use gatehouse_filter::token::trace::Check as TokenCheck;
 use gatehouse_filter::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
@@ -55,17 +55,15 @@ const MAX_CLAIM_NAMES: usize = 32;
 
 /// The result of verifying one token: the trace, and the verified token (none presented) or
 /// the failure.
-pub type Verified = (TokenTrace, Result<Option<VerifiedToken>, TokenFailure>);
+pub type Verified = (
+    Option<TokenTrace>,
+    Result<Option<VerifiedToken>, TokenFailure>,
+);
 
-/// Verifies `token` (an `x-amzn-oidc-data` value when `alb`, else a bearer JWT) at `now` with
-/// the engine's verifiers and the gateway's leeway, as the filter does.
-pub fn verify(
-    engine: &Engine,
-    creds: &Credentials<'_>,
-    token: &str,
-    alb: bool,
-    now: u64,
-) -> Verified {
+/// Verifies a request's credentials at `now` with the engine's verifiers and the gateway's
+/// leeway and precedence, as the filter does, tracing the steps of the token the precedence
+/// rule judges first (no trace when there is no token).
+pub fn verify(engine: &Engine, creds: &Credentials<'_>, now: u64) -> Verified {
     let leeway = engine.gateway().leeway_seconds;
     // The verifier announces each step as it starts it: the trace is what ran, and on a
     // failure the last step is the one that failed.
@@ -80,6 +78,18 @@ pub fn verify(
             Source::Bearer => v.verify_bearer_traced(t, now, leeway, None, steps),
         },
     );
+    // The token shown: the one the precedence rule judges first.
+    let bearer = creds.authorization.first().map(|v| {
+        let scheme = v.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer "));
+        scheme.map_or(*v, |_| &v[7..])
+    });
+    let alb_first = engine.gateway().precedence == Precedence::AlbFirst;
+    let (token, alb) = match (creds.alb.first(), bearer) {
+        (Some(a), Some(_)) if alb_first => (*a, true),
+        (_, Some(b)) => (b, false),
+        (Some(a), None) => (*a, true),
+        (None, None) => return (None, found),
+    };
     let result = found.clone().and_then(|v| {
         v.ok_or_else(|| TokenFailure::new(DenyReason::NoIdentity, "no token presented"))
     });
@@ -107,7 +117,7 @@ pub fn verify(
         IssuerSpec::Jwt(j) => j.user_claim.clone(),
     });
     let claim_missing = matches!(&result, Err(f) if f.reason == DenyReason::ClaimMissing);
-    let key = spec.map(|i| key_line(engine, i, &result));
+    let key = spec.map(|i| key_line(engine, i, &result, kid.as_deref()));
     let trace = TokenTrace {
         key,
         source: if alb { "alb" } else { "bearer" },
@@ -120,7 +130,7 @@ pub fn verify(
         user_claim,
         string_claims: claim_missing.then(|| string_claims(token)),
     };
-    (trace, found)
+    (Some(trace), found)
 }
 
 /// Where the key of a token of `issuer` comes from, compiled or fetched by the gateway.
@@ -128,6 +138,7 @@ fn key_line(
     engine: &Engine,
     issuer: &IssuerSpec,
     result: &Result<VerifiedToken, TokenFailure>,
+    header_kid: Option<&str>,
 ) -> String {
     let (keys, fetch, per_kid) = match issuer {
         IssuerSpec::Alb(a) => (&a.keys, &a.key_fetch, true),
@@ -136,7 +147,8 @@ fn key_line(
     let kid = match result {
         Ok(v) => v.kid.clone(),
         Err(f) => f.kid.clone(),
-    };
+    }
+    .or_else(|| header_kid.map(str::to_owned));
     let compiled = keys
         .iter()
         .find(|k| k.kid == kid || (keys.len() == 1 && k.kid.is_none()));

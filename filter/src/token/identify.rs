@@ -64,6 +64,9 @@ where
         let Some(token) = token else { continue };
         // INVARIANT: a presented token that fails verification fails the request, whichever
         // source it came from.
+        if chosen.is_some() {
+            checks.enter(Check::OtherToken);
+        }
         let verified = verify(source, token, checks)?;
         match &chosen {
             None => chosen = Some(verified),

@@ -49,6 +49,8 @@ pub enum Check {
     GroupsClaim,
     /// The name is one the issuer may vouch for (people or ServiceAccounts).
     IdentityScope,
+    /// The request carries a second token (ALB header and bearer token): its steps follow.
+    OtherToken,
     /// When a request carries both an ALB header and a bearer token, they name the same user.
     SameUser,
 }
@@ -77,6 +79,7 @@ impl Check {
             Check::EmailVerified => "email_verified",
             Check::GroupsClaim => "groups claim",
             Check::IdentityScope => "identity scope",
+            Check::OtherToken => "then the other token",
             Check::SameUser => "same user",
         }
     }
