@@ -46,6 +46,7 @@ pub mod alg;
 mod bearer;
 pub mod claims;
 pub mod encoding;
+#[cfg(any(test, feature = "mint"))]
 pub mod es384;
 mod identify;
 pub mod keys;
