@@ -15,6 +15,8 @@ cargo fmt --all -- --check
 echo "== filter for wasm32-wasip1 (release)"
 cargo build -p gatehouse-filter --target wasm32-wasip1 --release
 ls -l "$GATEHOUSE_WASM"
+echo "== module cycles"
+python3 "$root/scripts/module-cycles.py" "$root/filter/src" "$root/compiler/src"
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p gatehouse-filter --target wasm32-wasip1 --release -- -D warnings

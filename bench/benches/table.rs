@@ -32,8 +32,12 @@ fn table(c: &mut Criterion) {
         return;
     }
     let options = CompileOptions::default();
-    let json = match compile_dir(dir.path(), &options) {
-        Ok(compiled) => table_json(&compiled.table),
+    let json = match compile_dir(dir.path(), &options).map(|c| table_json(&c.table)) {
+        Ok(Ok(json)) => json,
+        Ok(Err(e)) => {
+            eprintln!("cannot serialize the table: {e}");
+            return;
+        }
         Err(diags) => {
             eprintln!("policy refused: {diags:?}");
             return;

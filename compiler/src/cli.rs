@@ -1,24 +1,10 @@
 //! The `gatehouse` command line.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::compile::validate::parse_time;
-use crate::diagnostic::{render_denied_warnings, render_human, render_json, Diagnostic};
-use crate::{compile_dir, table_json, CompileOptions};
-
-/// Exit code: success (warnings allowed).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the policy (or the command line) is invalid.
-pub const EXIT_INVALID: u8 = 1;
-/// Exit code: the tool failed (I/O error writing output, a bug).
-pub const EXIT_FAILURE: u8 = 2;
-/// Exit code: a negative answer (`check`/`explain` denied, a failing `test` case,
-/// `diff --exit-code` with changes).
-pub const EXIT_DENIED: u8 = 3;
+use crate::exit::{EXIT_INVALID, EXIT_OK};
 
 /// Gatehouse: gateway authorization for multi-tenant ML platforms.
 #[derive(Debug, Parser)]
@@ -33,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile a policy directory into the filter's ACL table (JSON).
-    Compile(CompileArgs),
+    Compile(crate::compile::command::CompileArgs),
     /// Emit deployable configuration around a compiled table.
     #[command(subcommand)]
     Emit(crate::emit::EmitCommand),
@@ -59,91 +45,6 @@ pub enum Command {
     WhoCan(crate::authoring::who_can::WhoCanArgs),
 }
 
-/// How diagnostics are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ErrorFormat {
-    /// Rendered for people, with the source line.
-    Human,
-    /// A JSON array of `{severity, code, message, file, line, column, hint}`.
-    Json,
-}
-
-/// Arguments of `gatehouse compile`.
-#[derive(Debug, clap::Args)]
-pub struct CompileArgs {
-    /// The policy directory.
-    pub dir: PathBuf,
-    /// Write the table here instead of standard output.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// How to print errors and warnings (on standard error).
-    #[arg(long, value_enum, default_value = "human")]
-    pub error_format: ErrorFormat,
-    /// "Now" for key expiry checks, as RFC 3339 (default: the system time).
-    #[arg(long)]
-    pub now: Option<String>,
-    /// Treat warnings as errors: print them, write no table and exit 1 (for CI).
-    #[arg(long)]
-    pub deny_warnings: bool,
-}
-
-fn print_diags(diags: &[Diagnostic], format: ErrorFormat) {
-    if diags.is_empty() && format == ErrorFormat::Human {
-        return;
-    }
-    let text = match format {
-        ErrorFormat::Human => render_human(diags),
-        ErrorFormat::Json => render_json(diags),
-    };
-    let _ = std::io::stderr().write_all(text.as_bytes());
-}
-
-/// Runs `gatehouse compile`.
-pub fn compile(args: &CompileArgs) -> ExitCode {
-    let mut options = CompileOptions::default();
-    if let Some(now) = &args.now {
-        match parse_time(now) {
-            Ok(t) => options.now = t,
-            Err((m, _)) => {
-                eprintln!("error: --now: {m}");
-                return ExitCode::from(EXIT_INVALID);
-            }
-        }
-    }
-    let compiled = match compile_dir(&args.dir, &options) {
-        Ok(c) => c,
-        Err(diags) => {
-            print_diags(&diags, args.error_format);
-            let internal = diags.iter().any(|d| d.code == "internal");
-            return ExitCode::from(if internal { EXIT_FAILURE } else { EXIT_INVALID });
-        }
-    };
-    if args.deny_warnings && !compiled.warnings.is_empty() {
-        // In JSON the array stays the whole of standard error; the exit code says why.
-        match args.error_format {
-            ErrorFormat::Human => eprint!("{}", render_denied_warnings(&compiled.warnings)),
-            ErrorFormat::Json => print_diags(&compiled.warnings, args.error_format),
-        }
-        return ExitCode::from(EXIT_INVALID);
-    }
-    print_diags(&compiled.warnings, args.error_format);
-    let json = table_json(&compiled.table);
-    let written = match &args.output {
-        Some(path) => std::fs::write(path, json)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
-        None => std::io::stdout()
-            .write_all(json.as_bytes())
-            .map_err(|e| format!("cannot write the table: {e}")),
-    };
-    match written {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
-}
-
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -158,7 +59,7 @@ pub fn run() -> ExitCode {
         }
     };
     match &cli.command {
-        Command::Compile(args) => compile(args),
+        Command::Compile(args) => crate::compile::command::run(args),
         Command::Emit(cmd) => crate::emit::run(cmd),
         Command::Token(cmd) => crate::mint::run(cmd),
         Command::ValidateManifest(args) => crate::crd::command::run(args),

@@ -10,7 +10,14 @@ use serde::Serialize;
 
 pub use source::{attach_sources, SourceLine};
 
-use crate::yaml::Span;
+/// A position in a source file (1-based line and column; 0 when unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -5,7 +5,7 @@
 //! ```no_run
 //! use gatehouse::{compile_dir, table_json, CompileOptions};
 //! match compile_dir("policies".as_ref(), &CompileOptions::default()) {
-//!     Ok(c) => print!("{}", table_json(&c.table)),
+//!     Ok(c) => print!("{}", table_json(&c.table).expect("a table serializes")),
 //!     Err(diags) => eprint!("{}", gatehouse::diagnostic::render_human(&diags)),
 //! }
 //! ```
@@ -17,6 +17,7 @@ pub mod compile;
 pub mod crd;
 pub mod diagnostic;
 pub mod emit;
+pub mod exit;
 pub mod import;
 pub mod key_hosts;
 pub mod keys;
@@ -31,8 +32,8 @@ use gatehouse_filter::table::Table;
 
 /// The table as written to disk: pretty JSON with a trailing newline, byte-for-byte
 /// deterministic (every map is sorted, every list written in a fixed order).
-pub fn table_json(table: &Table) -> String {
-    let mut s = serde_json::to_string_pretty(table).unwrap_or_default();
+pub fn table_json(table: &Table) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(table)?;
     s.push('\n');
-    s
+    Ok(s)
 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use gatehouse_filter::token::mint::{sign_alb, sign_jwt, Padding, SigningKey};
 use serde_json::{Map, Value};
 
-use crate::cli::{EXIT_INVALID, EXIT_OK};
+use crate::exit::{EXIT_INVALID, EXIT_OK};
 
 /// Which token to mint.
 #[derive(Debug, clap::Subcommand)]

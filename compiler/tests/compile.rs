@@ -34,7 +34,7 @@ fn good_policies_compile_to_tables() {
             "{}",
             render_human(&compiled.warnings)
         );
-        let json = table_json(&compiled.table);
+        let json = table_json(&compiled.table).unwrap();
         Engine::from_json(json.as_bytes()).unwrap();
         insta::assert_snapshot!(json);
     });
@@ -65,7 +65,10 @@ fn example_policies_compile_cleanly_and_deterministically() {
         render_human(&first.warnings)
     );
     let second = compile_dir(&dir, &options()).unwrap();
-    let (a, b) = (table_json(&first.table), table_json(&second.table));
+    let (a, b) = (
+        table_json(&first.table).unwrap(),
+        table_json(&second.table).unwrap(),
+    );
     assert_eq!(a, b, "two compiles of policies/ differ");
     assert!(
         !a.contains(&*root().to_string_lossy()),

@@ -34,7 +34,7 @@ fn now() -> u64 {
 fn table(dir: &str) -> String {
     let compiled = compile_dir(&root().join(dir), &CompileOptions { now: now() })
         .unwrap_or_else(|d| panic!("{dir} must compile: {d:?}"));
-    table_json(&compiled.table)
+    table_json(&compiled.table).unwrap()
 }
 
 /// `Bearer <token>` for `email`, signed by `key_file` as `kid`, valid for ten minutes.

@@ -70,7 +70,11 @@ fn start() -> Option<Gateway> {
     let (envoy, wasm) = prerequisites()?;
     let compiled = compile_dir(&root().join("policies"), &CompileOptions { now: now() })
         .unwrap_or_else(|d| panic!("policies/ must compile: {d:?}"));
-    Some(Gateway::start(&envoy, &wasm, &table_json(&compiled.table)))
+    Some(Gateway::start(
+        &envoy,
+        &wasm,
+        &table_json(&compiled.table).unwrap(),
+    ))
 }
 
 /// name, method, path, headers, expected status, expected reason.

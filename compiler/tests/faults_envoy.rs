@@ -72,7 +72,7 @@ fn a_reload_with_an_invalid_table_keeps_the_last_good_one() {
         return;
     };
     let good = compile("policies", now());
-    let mut gw = Gateway::start(&envoy, &wasm, &table_json(&good));
+    let mut gw = Gateway::start(&envoy, &wasm, &table_json(&good).unwrap());
     let alice = bearer(&dex_token(
         "testdata/keys/dex-rsa.key.pem",
         "dex-1",
@@ -141,7 +141,7 @@ fn a_reload_with_an_invalid_table_keeps_the_last_good_one() {
     // would-be denial through.
     let mut audited = good;
     audited.gateway.audit.all = true;
-    assert!(gw.push(&table_json(&audited)));
+    assert!(gw.push(&table_json(&audited).unwrap()));
     assert_eq!(decisions(&gw), [200, 401, 200]);
 }
 
@@ -150,7 +150,7 @@ fn an_oversized_table_is_refused_with_a_clear_log_line() {
     let Some((envoy, wasm)) = prerequisites() else {
         return;
     };
-    let good = table_json(&compile("policies", now()));
+    let good = table_json(&compile("policies", now())).unwrap();
     let mut gw = Gateway::start(&envoy, &wasm, &good);
     assert_eq!(gw.send("GET", "/notebook/alice/nb/", &[]).status, 401);
     // A valid table, padded with whitespace to one byte over the limit.
@@ -193,7 +193,7 @@ fn without_a_table_nothing_reaches_the_upstream() {
     // Until a good table arrives; then it decides.
     let mut gw = Gateway::launch(&envoy, &wasm, "", Upstream::Echo);
     assert_eq!(gw.send("GET", "/dex/auth", &[]).status, 500);
-    assert!(gw.push(&table_json(&compile("policies", now()))));
+    assert!(gw.push(&table_json(&compile("policies", now())).unwrap()));
     assert_eq!(gw.send("GET", "/notebook/alice/nb/", &[]).status, 401);
     assert_eq!(gw.send("GET", "/dex/auth", &[]).status, 200);
 }
@@ -274,7 +274,7 @@ fn key_rotation_through_envoy() {
         return;
     };
     let (old, new) = rotation_tokens();
-    let overlap = table_json(&compile("testdata/hostile/rotation/overlap", now()));
+    let overlap = table_json(&compile("testdata/hostile/rotation/overlap", now())).unwrap();
     let mut gw = Gateway::start(&envoy, &wasm, &overlap);
     let status = |gw: &Gateway, t: &str| {
         let r = gw.send(
@@ -303,10 +303,7 @@ fn key_rotation_through_envoy() {
     );
     // The old key removed: its tokens fail at once, even though the filter had verified (and
     // cached) this very token a moment ago.
-    assert!(gw.push(&table_json(&compile(
-        "testdata/hostile/rotation/after",
-        now()
-    ))));
+    assert!(gw.push(&table_json(&compile("testdata/hostile/rotation/after", now())).unwrap()));
     assert_eq!(status(&gw, &old), (401, "unknown_kid".into()));
     assert_eq!(status(&gw, &new), (200, String::new()));
 }
@@ -333,7 +330,7 @@ fn audit_mode_and_metrics_through_envoy() {
     };
     let mut table = compile("policies", now());
     table.gateway.audit.namespaces = vec!["alice".into()];
-    let gw = Gateway::start(&envoy, &wasm, &table_json(&table));
+    let gw = Gateway::start(&envoy, &wasm, &table_json(&table).unwrap());
     let dex = "testdata/keys/dex-rsa.key.pem";
     let alice = bearer(&dex_token(dex, "dex-1", "alice@example.com", false));
     let carol = bearer(&dex_token(dex, "dex-1", "carol@example.com", false));

@@ -37,7 +37,7 @@ fn now() -> u64 {
 fn compile(dir: &str) -> String {
     let compiled = compile_dir(&root().join(dir), &CompileOptions { now: now() })
         .unwrap_or_else(|d| panic!("{dir} must compile: {d:?}"));
-    table_json(&compiled.table)
+    table_json(&compiled.table).unwrap()
 }
 
 fn read_json(name: &str) -> Value {

@@ -107,7 +107,7 @@ impl World {
     fn table(&self, refresh: Value) -> Value {
         let compiled =
             compile_dir(&root().join("policies"), &CompileOptions { now: now() }).unwrap();
-        let mut t: Value = serde_json::from_str(&table_json(&compiled.table)).unwrap();
+        let mut t: Value = serde_json::from_str(&table_json(&compiled.table).unwrap()).unwrap();
         let cluster = format!("outbound|{}||{KEY_HOST}", self.server.port);
         for issuer in t["issuers"].as_array_mut().unwrap() {
             if issuer["type"] == "alb" {

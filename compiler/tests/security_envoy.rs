@@ -23,7 +23,7 @@ fn now() -> u64 {
 /// The table of `policies/`, as JSON, for a test to change.
 fn policies_table() -> Value {
     let compiled = compile_dir(&root().join("policies"), &CompileOptions { now: now() }).unwrap();
-    serde_json::from_str(&table_json(&compiled.table)).unwrap()
+    serde_json::from_str(&table_json(&compiled.table).unwrap()).unwrap()
 }
 
 fn dex_token(email: &str) -> String {

@@ -130,7 +130,7 @@ impl TokenCache {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::engine::Identity;
+    use crate::identity::Identity;
 
     fn tok(user: &str, exp: u64) -> VerifiedToken {
         VerifiedToken {

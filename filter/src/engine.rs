@@ -16,16 +16,7 @@ use crate::route::{RouteTable, Target};
 use crate::table::{Access, GatewaySettings, Table, FORMAT_VERSION};
 use crate::token::Verifiers;
 
-/// A verified identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The user (email, `sub`, or `system:serviceaccount:<ns>:<name>`).
-    pub user: String,
-    /// Groups, already prefixed as the issuer says.
-    pub groups: Vec<String>,
-    /// Name of the issuer that vouched for it.
-    pub issuer: String,
-}
+pub use crate::identity::Identity;
 
 /// A request after path normalization and route lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]

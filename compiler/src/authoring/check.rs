@@ -5,7 +5,7 @@ use super::evaluate::{evaluate, Evaluation, Who};
 use super::explain::{needs_line, route_line, verdict_line, Report};
 use super::source::{check_request, PolicySource, RequestArgs};
 use super::{json, print, Failure, Format};
-use crate::cli::{EXIT_DENIED, EXIT_OK};
+use crate::exit::{EXIT_DENIED, EXIT_OK};
 
 /// Arguments of `gatehouse check`.
 #[derive(Debug, clap::Args)]

@@ -9,12 +9,12 @@ use gatehouse_filter::table::Access;
 use gatehouse_filter::DenyReason;
 use serde::Serialize;
 
+use super::evaluate::Miss;
 use super::evaluate::{evaluate, Evaluation, RouteInfo, Who};
-use super::miss::Miss;
 use super::source::{check_request, parse_now, PolicySource, RequestArgs};
 use super::token_trace::TokenTrace;
 use super::{json, print, Failure, Format};
-use crate::cli::{EXIT_DENIED, EXIT_OK};
+use crate::exit::{EXIT_DENIED, EXIT_OK};
 
 /// Arguments of `gatehouse explain`.
 #[derive(Debug, clap::Args)]

@@ -4,19 +4,17 @@
 //! decided by [`evaluate`] exactly as the gateway decides it (normalize, route, verify, ACL), and
 //! the access sets behind `who-can` and `diff` are read from the same table the filter loads.
 //!
-//! Exit codes shared by these commands: [`EXIT_OK`](crate::cli::EXIT_OK) 0 for a positive
-//! answer, [`EXIT_INVALID`](crate::cli::EXIT_INVALID) 1 for bad input (policy, table, test file
-//! or command line), [`EXIT_FAILURE`](crate::cli::EXIT_FAILURE) 2 when the tool fails, and
-//! [`EXIT_DENIED`](crate::cli::EXIT_DENIED) 3 for a negative answer (`check` denied, a failing
+//! Exit codes shared by these commands: [`EXIT_OK`](crate::exit::EXIT_OK) 0 for a positive
+//! answer, [`EXIT_INVALID`](crate::exit::EXIT_INVALID) 1 for bad input (policy, table, test file
+//! or command line), [`EXIT_FAILURE`](crate::exit::EXIT_FAILURE) 2 when the tool fails, and
+//! [`EXIT_DENIED`](crate::exit::EXIT_DENIED) 3 for a negative answer (`check` denied, a failing
 //! `test` case, `diff --exit-code` with changes).
 
 pub mod access;
 pub mod check;
 pub mod diff;
-mod diff_render;
 pub mod evaluate;
 pub mod explain;
-pub mod miss;
 pub mod source;
 pub mod test;
 mod test_file;
@@ -28,8 +26,8 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use crate::cli::{EXIT_FAILURE, EXIT_INVALID};
 use crate::diagnostic::{render_denied_warnings, render_human, Diagnostic};
+use crate::exit::{EXIT_FAILURE, EXIT_INVALID};
 
 /// How an authoring command prints its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,7 +12,7 @@ use super::explain::{needs_line, route_line, verdict_line};
 use super::source::load_dir_with;
 use super::test_file::{self, Case, Expect};
 use super::{print, Failure};
-use crate::cli::{EXIT_DENIED, EXIT_OK};
+use crate::exit::{EXIT_DENIED, EXIT_OK};
 
 /// Arguments of `gatehouse test`.
 #[derive(Debug, clap::Args)]

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::access::{grants, role_actions, subject_kind};
 use super::source::PolicySource;
 use super::{json, print, Failure, Format};
-use crate::cli::EXIT_OK;
 use crate::diagnostic::did_you_mean;
+use crate::exit::EXIT_OK;
 
 /// Arguments of `gatehouse who-can`.
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@
 
 mod api_scope;
 mod claims;
+pub mod command;
 mod gateway;
 mod grants;
 mod issuers;

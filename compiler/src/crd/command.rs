@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::{read_documents, CrdSet};
-use crate::cli::{EXIT_INVALID, EXIT_OK};
+use crate::exit::{EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `gatehouse validate-manifest`.
 #[derive(Debug, clap::Args)]

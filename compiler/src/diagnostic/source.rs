@@ -141,7 +141,7 @@ pub fn attach_sources<'a>(diags: &mut [Diagnostic], source: impl Fn(&str) -> Opt
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::yaml::Span;
+    use crate::diagnostic::Span;
 
     /// The source line and caret line of a rendered diagnostic.
     fn shown(d: &Diagnostic) -> (String, String) {

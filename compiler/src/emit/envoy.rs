@@ -45,10 +45,7 @@ pub struct EnvoyOptions {
     pub admin: Option<SocketAddr>,
 }
 
-/// An Envoy `address` for a socket.
-pub fn socket(addr: SocketAddr) -> Value {
-    json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
-}
+pub use super::socket;
 
 /// A static cluster of one HTTP/1.1 endpoint.
 pub fn cluster(name: &str, addr: SocketAddr) -> Value {

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::envoy::socket;
+use super::socket;
 use crate::key_hosts::{KeyHost, Resolve};
 
 /// Connect timeout of a key cluster (each fetch has its own overall timeout in the table).

@@ -11,7 +11,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
+use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
+
+/// An Envoy `address` for a socket.
+pub fn socket(addr: SocketAddr) -> serde_json::Value {
+    serde_json::json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
+}
 
 /// What to emit.
 #[derive(Debug, clap::Subcommand)]

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
+use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 use rule::{fetch_command, translate, Imported, JwtSpec, Keys, Origin};
 
 /// Arguments of `gatehouse import`.

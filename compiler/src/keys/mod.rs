@@ -19,9 +19,9 @@ use std::process::ExitCode;
 
 use gatehouse_filter::live::{alb_key_url, FetchUrl};
 
-use crate::cli::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 use crate::compile::keys::relative_to_root;
 use crate::diagnostic::render_human;
+use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 use crate::key_hosts::Resolve;
 use crate::model::issuer::{AlbIn, JwtIn};
 use crate::model::{load_dir, Object};

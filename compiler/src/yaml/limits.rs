@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use yaml_rust2::parser::Event;
 
-use super::load::SyntaxError;
+use super::error::SyntaxError;
 use super::node::Span;
 
 /// Most nodes one document may hold: every scalar (mapping keys included), sequence and mapping

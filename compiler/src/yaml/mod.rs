@@ -4,14 +4,16 @@
 //! [`check_bounds`] holds YAML that another reader parses (serde_yaml, for manifests) to the
 //! same bounds.
 
+mod error;
 mod limits;
 mod load;
 mod node;
 
 use serde::de::DeserializeOwned;
 
+pub use error::SyntaxError;
 pub use limits::{MAX_DEPTH, MAX_NODES};
-pub use load::{check_bounds, parse_documents, SyntaxError};
+pub use load::{check_bounds, parse_documents};
 pub use node::{IntoStep, Node, NodeValue, Span, Step};
 
 use crate::diagnostic::{did_you_mean, Diagnostic};

@@ -2,14 +2,7 @@
 
 use serde_json::{Map, Number, Value};
 
-/// A position in a source file (1-based line and column; 0 when unknown).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-}
+pub use crate::diagnostic::Span;
 
 /// A YAML value.
 #[derive(Debug, Clone, PartialEq)]

@@ -147,17 +147,3 @@ pub(super) fn query_names(raw_path: &str) -> String {
         shown_path(names.join(",").as_bytes())
     )
 }
-
-/// Makes an issuer name safe inside a metric name (the request path's counters and the key
-/// refresher's).
-pub(crate) fn metric_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}

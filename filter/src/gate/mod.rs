@@ -10,7 +10,7 @@
 
 mod deny;
 
-pub(crate) use deny::metric_name;
+pub(crate) use crate::observe::metric_name;
 use deny::{deny, deny_with, query_names, Context};
 
 use crate::cache::{token_key, TokenCache};
@@ -18,7 +18,7 @@ use crate::engine::{Engine, LoadError, Verdict};
 use crate::live::{FetchHost, KeyRefresh, LiveIssuer, RefreshBounds, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
-use crate::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
+use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
 
 /// Header names used when no table is loaded.
 pub const DEFAULT_USER_HEADER: &str = "kubeflow-userid";
@@ -27,14 +27,7 @@ pub const DEFAULT_GROUPS_HEADER: &str = "kubeflow-groups";
 pub use crate::headers::{
     header_is, header_starts_with, ALB_HEADER, ALB_PREFIX, METHOD_OVERRIDE_HEADERS,
 };
-/// Log levels the filter uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Routine events (denials).
-    Info,
-    /// Something an operator should look at.
-    Warn,
-}
+pub use crate::observe::Level;
 
 /// What the request path needs from the proxy.
 pub trait Host {
@@ -176,7 +169,7 @@ fn decide<H: Host>(
     };
 
     let request = Request::from_headers(&headers);
-    let keys = live.as_ref().map(|l| &*l.refresh);
+    let keys = live.as_ref().map(|l| &*l.refresh as &dyn LiveKeys);
     let mut alb_verified: Option<String> = None;
     let decided = pipeline::run(engine, &request, |creds: &Credentials<'_>| {
         verify(engine, cache, keys, host, creds, &mut alb_verified)
@@ -274,7 +267,7 @@ fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) ->
 fn verify<H: Host>(
     engine: &Engine,
     cache: &mut TokenCache,
-    live: Option<&KeyRefresh>,
+    live: Option<&dyn LiveKeys>,
     host: &mut H,
     creds: &Credentials<'_>,
     alb_verified: &mut Option<String>,

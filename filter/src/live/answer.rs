@@ -6,7 +6,7 @@ use serde_json::json;
 use super::body::FetchedKey;
 use super::held::Held;
 use super::{FetchHost, KeyRefresh, SECOND_MS};
-use crate::gate::Level;
+use crate::observe::Level;
 use crate::token::encoding::shown;
 use crate::token::keys::PublicKey;
 

@@ -62,7 +62,10 @@ impl IssuerState {
     /// Fresh state: nothing fetched, the first refresh due at once.
     pub(super) fn new(issuer: LiveIssuer) -> IssuerState {
         IssuerState {
-            metric: format!("gatehouse.keys.{}", crate::gate::metric_name(&issuer.name)),
+            metric: format!(
+                "gatehouse.keys.{}",
+                crate::observe::metric_name(&issuer.name)
+            ),
             name: issuer.name,
             source: issuer.source,
             seed_kids: issuer.seed_kids,

@@ -76,8 +76,9 @@ pub use body::{is_uuid, max_age, read_fetched_jwks, MAX_KEYS_PER_SET};
 pub use source::{KeySource, LiveIssuer, RefreshBounds};
 pub use url::{alb_key_url, is_in_cluster, FetchUrl};
 
-use crate::gate::Level;
+use crate::observe::Level;
 use crate::token::keys::PublicKey;
+use crate::token::LiveKeys;
 
 use held::HeldRequests;
 use issuer::IssuerState;
@@ -267,5 +268,15 @@ impl KeyRefresh {
                 host.count(&s.metric("held_resumed"));
             }
         }
+    }
+}
+
+impl LiveKeys for KeyRefresh {
+    fn key(&self, issuer: &str, kid: Option<&str>) -> Option<&PublicKey> {
+        KeyRefresh::key(self, issuer, kid)
+    }
+
+    fn is_authoritative(&self, issuer: &str) -> bool {
+        KeyRefresh::is_authoritative(self, issuer)
     }
 }

@@ -8,9 +8,8 @@ use super::claims::{check_times, numeric_date, user};
 use super::encoding::{b64_lenient, parse_object, shown, split};
 use super::names::{check_email_verified, check_scope};
 use super::trace::{Check, Checks};
-use super::{choose_key, AlbVerifier, TokenFailure, VerifiedToken, Verifiers};
-use crate::engine::Identity;
-use crate::live::KeyRefresh;
+use super::{choose_key, AlbVerifier, LiveKeys, TokenFailure, VerifiedToken, Verifiers};
+use crate::identity::Identity;
 use crate::reason::DenyReason;
 use crate::table::IdentitySpace;
 
@@ -46,7 +45,7 @@ impl Verifiers {
         value: &str,
         now: u64,
         leeway: u64,
-        live: Option<&KeyRefresh>,
+        live: Option<&dyn LiveKeys>,
     ) -> Result<VerifiedToken, TokenFailure> {
         self.verify_alb_traced(value, now, leeway, live, &mut ())
     }
@@ -57,7 +56,7 @@ impl Verifiers {
         value: &str,
         now: u64,
         leeway: u64,
-        live: Option<&KeyRefresh>,
+        live: Option<&dyn LiveKeys>,
         checks: &mut T,
     ) -> Result<VerifiedToken, TokenFailure> {
         checks.enter(Check::Format);

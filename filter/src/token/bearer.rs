@@ -6,9 +6,8 @@ use super::alg::{self, Alg};
 use super::claims::check_jwt;
 use super::encoding::{b64_strict, parse_object, shown, split};
 use super::trace::{Check, Checks};
-use super::{choose_key, TokenFailure, VerifiedToken, Verifiers};
-use crate::engine::Identity;
-use crate::live::KeyRefresh;
+use super::{choose_key, LiveKeys, TokenFailure, VerifiedToken, Verifiers};
+use crate::identity::Identity;
 use crate::reason::DenyReason;
 
 impl Verifiers {
@@ -28,7 +27,7 @@ impl Verifiers {
         token: &str,
         now: u64,
         leeway: u64,
-        live: Option<&KeyRefresh>,
+        live: Option<&dyn LiveKeys>,
     ) -> Result<VerifiedToken, TokenFailure> {
         self.verify_bearer_traced(token, now, leeway, live, &mut ())
     }
@@ -39,7 +38,7 @@ impl Verifiers {
         token: &str,
         now: u64,
         leeway: u64,
-        live: Option<&KeyRefresh>,
+        live: Option<&dyn LiveKeys>,
         checks: &mut T,
     ) -> Result<VerifiedToken, TokenFailure> {
         checks.enter(Check::Format);

@@ -11,8 +11,7 @@ use crate::table::JwtIssuerSpec;
 /// `kubernetes.io` claim of a projected ServiceAccount token.
 pub const KUBERNETES_CLAIM: &str = "kubernetes.io";
 
-/// A claim check failure: the reason and one line for operators.
-pub type ClaimError = (DenyReason, String);
+pub use super::names::ClaimError;
 
 fn malformed(detail: String) -> ClaimError {
     (DenyReason::TokenMalformed, detail)

@@ -42,7 +42,7 @@ pub struct JwksKey {
 /// A verifying key, parsed and checked once when the table loads, kept in the form the
 /// signature check (`ring`, in [`super::alg`]) reads.
 #[derive(Debug, Clone)]
-pub(crate) enum PublicKey {
+pub enum PublicKey {
     /// RSA, for `RS*` / `PS*`.
     Rsa(RsaKey),
     /// P-256, for `ES256`: the uncompressed SEC1 point (65 bytes).
@@ -55,7 +55,7 @@ pub(crate) enum PublicKey {
 
 /// An RSA public key: modulus and exponent, big-endian, without leading zeros.
 #[derive(Debug, Clone)]
-pub(crate) struct RsaKey {
+pub struct RsaKey {
     /// The modulus.
     pub(crate) n: Vec<u8>,
     /// The public exponent.
@@ -64,7 +64,7 @@ pub(crate) struct RsaKey {
 
 impl PublicKey {
     /// What kind of key this is, for messages.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             PublicKey::Rsa(_) => "RSA",
             PublicKey::P256(_) => "EC P-256",

@@ -60,11 +60,10 @@ mod tests;
 
 pub use identify::identify;
 
-use crate::engine::Identity;
+use crate::identity::Identity;
 use crate::reason::DenyReason;
 use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
 
-use crate::live::KeyRefresh;
 use alg::Alg;
 use keys::PublicKey;
 
@@ -251,7 +250,7 @@ impl Verifiers {
         issuer: &str,
         kid: Option<&str>,
         now: u64,
-        live: Option<&KeyRefresh>,
+        live: Option<&dyn LiveKeys>,
     ) -> Result<(), String> {
         let seed = self
             .alb
@@ -269,6 +268,15 @@ impl Verifiers {
             .map(|_| ())
             .map_err(KeyMiss::detail)
     }
+}
+
+/// Keys the gateway fetched while it runs (live keys, [`crate::live`]), as verification sees
+/// them.
+pub trait LiveKeys {
+    /// The fetched key for `kid` of `issuer`, to try besides the compiled seed keys.
+    fn key(&self, issuer: &str, kid: Option<&str>) -> Option<&PublicKey>;
+    /// Whether `issuer`'s published key set is authoritative: then only its keys verify.
+    fn is_authoritative(&self, issuer: &str) -> bool;
 }
 
 /// Why no key verifies a token.
@@ -327,7 +335,7 @@ fn seed_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>) -> Result<Option<&'k Re
 /// kid).
 fn choose_key<'k>(
     seed: &'k [ReadyKey],
-    live: Option<&'k KeyRefresh>,
+    live: Option<&'k dyn LiveKeys>,
     issuer: &str,
     kid: Option<&str>,
     now: u64,

@@ -18,11 +18,13 @@
 use serde_json::{Map, Value};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use super::claims::ClaimError;
 use super::encoding::shown;
 use crate::path::is_namespace_name;
 use crate::reason::DenyReason;
 use crate::table::IdentitySpace;
+
+/// A claim check failure: the reason and one line for operators.
+pub type ClaimError = (DenyReason, String);
 
 /// The prefix of every Kubernetes ServiceAccount user.
 pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{FetchHost, KeyRefresh, KeySource, LiveIssuer, RefreshBounds, UnknownKid};
-use crate::gate::Level;
+use crate::observe::Level;
 
 macro_rules! key_file {
     ($name:literal) => {

@@ -1,7 +1,7 @@
 //! The precedence rule and header extraction, with a stand-in verifier.
 
 use super::*;
-use crate::engine::Identity;
+use crate::identity::Identity;
 use crate::table::Precedence;
 use crate::token::{identify, Credentials, Source};
 

@@ -11,8 +11,11 @@ use gatehouse_filter::token::Credentials;
 use gatehouse_filter::{DenyReason, Engine};
 use serde::Serialize;
 
-use super::miss::{nearest_miss, Miss};
+pub mod miss;
+
 use super::token_trace::{self, TokenTrace};
+use miss::nearest_miss;
+pub use miss::Miss;
 
 /// Who makes the request.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Text and Markdown renderings of a [`Diff`].
 
-use super::diff::{AccessChange, Diff};
+use super::{AccessChange, Diff};
 
 fn place(c: &AccessChange) -> String {
     let mut s = if c.namespace == "*" {

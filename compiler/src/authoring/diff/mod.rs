@@ -13,10 +13,10 @@ use gatehouse_filter::Engine;
 use serde::Serialize;
 
 use super::access::{access_set, role_actions, AccessKey, Via};
-use super::diff_render;
+mod render;
 use super::source::load_any;
 use super::{print, Failure};
-use crate::cli::{EXIT_DENIED, EXIT_OK};
+use crate::exit::{EXIT_DENIED, EXIT_OK};
 
 /// How `diff` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -314,9 +314,9 @@ pub fn run(args: &DiffArgs) -> Result<u8, Failure> {
     let new = load_any(&args.new)?;
     let d = diff(&old, &new);
     let text = match args.format {
-        DiffFormat::Text => diff_render::text(&d),
+        DiffFormat::Text => render::text(&d),
         DiffFormat::Json => super::json(&d)?,
-        DiffFormat::Markdown => diff_render::markdown(&d),
+        DiffFormat::Markdown => render::markdown(&d),
     };
     print(&text)?;
     Ok(if args.exit_code && !d.is_empty() {

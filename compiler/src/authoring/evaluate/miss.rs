@@ -6,7 +6,7 @@ use gatehouse_filter::table::Access;
 use gatehouse_filter::{DenyReason, Engine};
 use serde::Serialize;
 
-use super::evaluate::Evaluation;
+use super::Evaluation;
 
 /// A grant the identity holds in the request's namespace (or everywhere).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
