@@ -21,6 +21,7 @@ pub mod validate;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use gatehouse_filter::engine::MAX_TABLE_BYTES;
 use gatehouse_filter::table::{Table, FORMAT_VERSION};
 use gatehouse_filter::Engine;
 
@@ -194,7 +195,10 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
         Some(table)
     } else {
         match Engine::new(table) {
-            Ok(engine) => Some(engine.table),
+            Ok(engine) => {
+                diags.extend(table_size(&engine.table, MAX_TABLE_BYTES));
+                Some(engine.table)
+            }
             Err(e) => {
                 diags.push(Diagnostic::error(
                     "internal",
@@ -224,5 +228,64 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
             warnings: diags,
         }),
         _ => Err(diags),
+    }
+}
+
+/// Counts the bytes written through it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The filter loads tables of at most `limit` bytes (`MAX_TABLE_BYTES`): a larger one is the
+/// policy's size, an author's problem, said here rather than by a gateway refusing it.
+fn table_size(table: &Table, limit: usize) -> Option<Diagnostic> {
+    let mut count = ByteCount(0);
+    serde_json::to_writer_pretty(&mut count, table).ok()?;
+    (count.0 > limit).then(|| {
+        Diagnostic::error(
+            "table-too-large",
+            "",
+            Span::default(),
+            format!(
+                "the compiled table is {} bytes; the filter loads at most {limit}",
+                count.0
+            ),
+        )
+        .with_hint(
+            "split the platform across gateways with their own policies, or remove bindings no one uses",
+        )
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_over_the_filters_limit_is_the_authors_error() {
+        let compiled = compile_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+            &CompileOptions::default(),
+        )
+        .unwrap();
+        let size = serde_json::to_string_pretty(&compiled.table).unwrap().len();
+        assert!(table_size(&compiled.table, size).is_none());
+        let d = table_size(&compiled.table, size - 1).unwrap();
+        assert_eq!(d.code, "table-too-large");
+        assert!(d.is_error());
+        assert!(
+            d.message.contains(&format!("is {size} bytes")),
+            "{}",
+            d.message
+        );
     }
 }

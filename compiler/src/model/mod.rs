@@ -80,19 +80,43 @@ pub enum Object {
     Namespace(Located<Envelope<namespace::NamespaceSpec>>),
 }
 
-/// Every kind this compiler reads, with its accepted API versions.
-const KINDS: &[(&str, &[&str])] = &[
-    ("Profile", &["kubeflow.org/v1", "kubeflow.org/v1beta1"]),
-    ("RoleBinding", &["rbac.authorization.k8s.io/v1"]),
-    ("Gateway", &[GATEHOUSE_API]),
-    ("Issuer", &[GATEHOUSE_API]),
-    ("Role", &[GATEHOUSE_API]),
-    ("Binding", &[GATEHOUSE_API]),
-    ("RouteMap", &[GATEHOUSE_API]),
-    ("Namespace", &[GATEHOUSE_API]),
-    // Assertions for `gatehouse test`: checked here like any kind, then left to `test`.
-    ("PolicyTest", &[GATEHOUSE_API]),
-    ("List", &["v1"]),
+/// A kind this compiler reads. Decoding matches on it exhaustively: a kind added here cannot
+/// be read as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Profile,
+    RoleBinding,
+    Gateway,
+    Issuer,
+    Role,
+    Binding,
+    RouteMap,
+    Namespace,
+    /// Assertions for `gatehouse test`: checked here like any kind, then left to `test`.
+    PolicyTest,
+    List,
+}
+
+/// Every kind this compiler reads, by name, with its accepted API versions.
+const KINDS: &[(&str, Kind, &[&str])] = &[
+    (
+        "Profile",
+        Kind::Profile,
+        &["kubeflow.org/v1", "kubeflow.org/v1beta1"],
+    ),
+    (
+        "RoleBinding",
+        Kind::RoleBinding,
+        &["rbac.authorization.k8s.io/v1"],
+    ),
+    ("Gateway", Kind::Gateway, &[GATEHOUSE_API]),
+    ("Issuer", Kind::Issuer, &[GATEHOUSE_API]),
+    ("Role", Kind::Role, &[GATEHOUSE_API]),
+    ("Binding", Kind::Binding, &[GATEHOUSE_API]),
+    ("RouteMap", Kind::RouteMap, &[GATEHOUSE_API]),
+    ("Namespace", Kind::Namespace, &[GATEHOUSE_API]),
+    ("PolicyTest", Kind::PolicyTest, &[GATEHOUSE_API]),
+    ("List", Kind::List, &["v1"]),
 ];
 
 /// What a policy directory holds.
@@ -198,9 +222,9 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         return;
     };
     let kind = kind.to_string();
-    let Some((_, versions)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        let hint = did_you_mean(&kind, KINDS.iter().map(|(k, _)| *k)).unwrap_or_else(|| {
-            let names: Vec<String> = KINDS.iter().map(|(k, _)| format!("`{k}`")).collect();
+    let Some(&(_, known, versions)) = KINDS.iter().find(|(k, _, _)| *k == kind) else {
+        let hint = did_you_mean(&kind, KINDS.iter().map(|(k, _, _)| *k)).unwrap_or_else(|| {
+            let names: Vec<String> = KINDS.iter().map(|(k, _, _)| format!("`{k}`")).collect();
             format!("expected one of {}", names.join(", "))
         });
         loaded.diagnostics.push(
@@ -214,7 +238,7 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         return;
     };
     let api = doc.node.get("apiVersion").and_then(|a| a.as_str());
-    if kind == "List" {
+    if known == Kind::List {
         let items = match doc.node.get("items").map(|i| &i.value) {
             Some(NodeValue::Seq(items)) => items.clone(),
             _ => {
@@ -252,21 +276,21 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         );
         return;
     }
-    let object = match kind.as_str() {
-        "Profile" => decode(doc, Object::Profile),
-        "RoleBinding" => decode(doc, |l: Located<RoleBinding>| {
+    let object = match known {
+        Kind::Profile => decode(doc, Object::Profile),
+        Kind::RoleBinding => decode(doc, |l: Located<RoleBinding>| {
             Object::RoleBinding(Located {
                 doc: l.doc,
                 value: Box::new(l.value),
             })
         }),
-        "Gateway" => decode(doc, Object::Gateway),
-        "Issuer" => decode(doc, Object::Issuer),
-        "Role" => decode(doc, Object::Role),
-        "Binding" => decode(doc, Object::Binding),
-        "RouteMap" => decode(doc, Object::RouteMap),
-        "PolicyTest" => return,
-        _ => decode(doc, Object::Namespace),
+        Kind::Gateway => decode(doc, Object::Gateway),
+        Kind::Issuer => decode(doc, Object::Issuer),
+        Kind::Role => decode(doc, Object::Role),
+        Kind::Binding => decode(doc, Object::Binding),
+        Kind::RouteMap => decode(doc, Object::RouteMap),
+        Kind::Namespace => decode(doc, Object::Namespace),
+        Kind::PolicyTest | Kind::List => return,
     };
     match object {
         Ok(o) => loaded.objects.push(o),
