@@ -81,13 +81,66 @@ impl Decision {
     }
 }
 
-/// An error loading a table.
+/// Why a table does not load. Each names the part of the table at fault; [`Display`]
+/// gives the one line the gateway logs.
+///
+/// [`Display`]: std::fmt::Display
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError(pub String);
+pub enum LoadError {
+    /// Over [`MAX_TABLE_BYTES`].
+    TooLarge {
+        /// The table's size.
+        bytes: usize,
+    },
+    /// Not JSON at all.
+    NotJson(String),
+    /// No `format_version`, or one this filter does not read.
+    Version(Option<u32>),
+    /// JSON of the right version that does not match the format.
+    Shape(String),
+    /// An identity header name that is not a lower-case HTTP header name.
+    HeaderName(String),
+    /// Routes that do not load (each message names its route).
+    Routes(Vec<String>),
+    /// Roles, actions or grants that do not load.
+    Acl(String),
+    /// A route naming an action no role grants.
+    UnknownAction {
+        /// The route's path template.
+        route: String,
+        /// The action.
+        action: String,
+    },
+    /// An issuer's keys or settings.
+    Issuer(String),
+    /// An issuer's key URL or the key refresh bounds.
+    KeyRefresh(String),
+}
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            LoadError::TooLarge { bytes } => {
+                write!(f, "table is {bytes} bytes; the limit is {MAX_TABLE_BYTES}")
+            }
+            LoadError::NotJson(e) => write!(f, "table is not valid JSON: {e}"),
+            LoadError::Version(Some(v)) => write!(
+                f,
+                "table format_version {v} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
+            ),
+            LoadError::Version(None) => f.write_str("table has no `format_version`"),
+            LoadError::Shape(e) => write!(f, "table does not match format {FORMAT_VERSION}: {e}"),
+            LoadError::HeaderName(name) => write!(
+                f,
+                "identity header name `{name}` must be a lower-case HTTP header name"
+            ),
+            LoadError::Routes(errors) => f.write_str(&errors.join("; ")),
+            LoadError::Acl(e) | LoadError::Issuer(e) => f.write_str(e),
+            LoadError::UnknownAction { route, action } => {
+                write!(f, "route `{route}` names unknown action `{action}`")
+            }
+            LoadError::KeyRefresh(e) => write!(f, "key refresh: {e}"),
+        }
     }
 }
 
@@ -110,10 +163,7 @@ impl Engine {
     /// Parses and loads a table from JSON bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Engine, LoadError> {
         if bytes.len() > MAX_TABLE_BYTES {
-            return Err(LoadError(format!(
-                "table is {} bytes; the limit is {MAX_TABLE_BYTES}",
-                bytes.len()
-            )));
+            return Err(LoadError::TooLarge { bytes: bytes.len() });
         }
         // One pass over the bytes in the common case (a table of this version); only when the
         // shape does not match is the version probed, so an old or new table gets the right
@@ -122,25 +172,15 @@ impl Engine {
         struct Version {
             format_version: Option<u32>,
         }
-        let version_error = |v: Option<u32>| {
-            match v {
-            Some(FORMAT_VERSION) => None,
-            Some(other) => Some(LoadError(format!(
-                "table format_version {other} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
-            ))),
-            None => Some(LoadError("table has no `format_version`".into())),
-        }
-        };
+        let version_error =
+            |v: Option<u32>| (v != Some(FORMAT_VERSION)).then_some(LoadError::Version(v));
         let table: Table = match serde_json::from_slice(bytes) {
             Ok(table) => table,
             Err(shape) => {
-                let v: Version = serde_json::from_slice(bytes)
-                    .map_err(|e| LoadError(format!("table is not valid JSON: {e}")))?;
-                return Err(version_error(v.format_version).unwrap_or_else(|| {
-                    LoadError(format!(
-                        "table does not match format {FORMAT_VERSION}: {shape}"
-                    ))
-                }));
+                let v: Version =
+                    serde_json::from_slice(bytes).map_err(|e| LoadError::NotJson(e.to_string()))?;
+                return Err(version_error(v.format_version)
+                    .unwrap_or_else(|| LoadError::Shape(shape.to_string())));
             }
         };
         if let Some(e) = version_error(Some(table.format_version)) {
@@ -152,41 +192,32 @@ impl Engine {
     /// Loads a parsed table.
     pub fn new(table: Table) -> Result<Engine, LoadError> {
         if table.format_version != FORMAT_VERSION {
-            return Err(LoadError(format!(
-                "table format_version {} is not supported; this filter reads {FORMAT_VERSION}",
-                table.format_version
-            )));
+            return Err(LoadError::Version(Some(table.format_version)));
         }
         check_header_name(&table.gateway.user_header)?;
         check_header_name(&table.gateway.groups_header)?;
-        let routes = RouteTable::new(&table.routes).map_err(|errs| {
-            LoadError(
-                errs.into_iter()
-                    .map(|e| e.message)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-        let acl = Acl::new(&table).map_err(LoadError)?;
+        let routes = RouteTable::new(&table.routes)
+            .map_err(|errs| LoadError::Routes(errs.into_iter().map(|e| e.message).collect()))?;
+        let acl = Acl::new(&table).map_err(LoadError::Acl)?;
         for r in &table.routes {
             if let Access::Action(a) = &r.access {
                 if !acl.actions.contains_key(a) {
-                    return Err(LoadError(format!(
-                        "route `{}` names unknown action `{a}`",
-                        r.path
-                    )));
+                    return Err(LoadError::UnknownAction {
+                        route: r.path.clone(),
+                        action: a.clone(),
+                    });
                 }
             }
         }
-        let verifiers = Verifiers::new(&table.issuers).map_err(LoadError)?;
+        let verifiers = Verifiers::new(&table.issuers).map_err(LoadError::Issuer)?;
         // Key sources and refresh bounds are checked here, so a table that loads always
         // builds its worker's key refresher.
-        let live = LiveIssuer::from_table(&table.issuers).map_err(LoadError)?;
+        let live = LiveIssuer::from_table(&table.issuers).map_err(LoadError::KeyRefresh)?;
         KeyRefresh::new(
             live,
             RefreshBounds::from_settings(&table.gateway.key_refresh),
         )
-        .map_err(|e| LoadError(format!("key refresh: {e}")))?;
+        .map_err(LoadError::KeyRefresh)?;
         Ok(Engine {
             table,
             routes,
@@ -383,8 +414,6 @@ fn check_header_name(name: &str) -> Result<(), LoadError> {
     if ok {
         Ok(())
     } else {
-        Err(LoadError(format!(
-            "identity header name `{name}` must be a lower-case HTTP header name"
-        )))
+        Err(LoadError::HeaderName(name.to_owned()))
     }
 }

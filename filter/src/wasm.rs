@@ -18,7 +18,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
-use crate::gate::{Filter, Held, Host, Level, Outcome};
+use crate::gate::{refuse_unjudged, Filter, Held, Host, Level, Outcome};
 use crate::live::{FetchHost, TICK_PERIOD_MS};
 
 proxy_wasm::main! {{
@@ -145,12 +145,16 @@ impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let (action, resumed) = {
             let Ok(mut shared) = self.shared.try_borrow_mut() else {
-                // Cannot happen (one request at a time per VM); fail closed all the same.
-                let _ = hostcalls::send_http_response(
-                    503,
-                    vec![],
-                    Some(b"{\"reason\":\"no_table\"}\n"),
-                );
+                // Cannot happen (one request at a time per VM); fail closed all the same, with
+                // the reply every denial gets.
+                let (mut metrics, mut fetches) = (HashMap::new(), Vec::new());
+                let mut host = ProxyHost {
+                    metrics: &mut metrics,
+                    context_id: self.context_id,
+                    resumed: Vec::new(),
+                    fetches: &mut fetches,
+                };
+                refuse_unjudged(&mut host);
                 return Action::Pause;
             };
             let Shared {

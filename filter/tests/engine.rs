@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_filter::engine::LoadError;
 use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::*;
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
@@ -293,18 +294,31 @@ fn route_unknown_without_catch_all() {
 fn bad_tables_are_refused_with_a_reason() {
     let mut t = table();
     t.format_version = 99;
-    assert!(Engine::new(t).unwrap_err().0.contains("format_version"));
+    let err = Engine::new(t).unwrap_err();
+    assert_eq!(err, LoadError::Version(Some(99)));
+    assert!(err.to_string().contains("format_version"), "{err}");
     let mut t = table();
     t.roles.insert("x".into(), vec!["nope".into()]);
-    assert!(Engine::new(t)
-        .unwrap_err()
-        .0
-        .contains("unknown action `nope`"));
+    let err = Engine::new(t).unwrap_err();
+    assert!(matches!(err, LoadError::Acl(_)), "{err:?}");
+    assert!(err.to_string().contains("unknown action `nope`"), "{err}");
     let mut t = table();
     t.gateway.user_header = "Kubeflow UserId".into();
-    assert!(Engine::new(t).is_err());
+    assert_eq!(
+        Engine::new(t).unwrap_err(),
+        LoadError::HeaderName("Kubeflow UserId".into())
+    );
     let err = Engine::from_json(b"{\"format_version\": 2}").unwrap_err();
-    assert!(err.0.contains("not supported"), "{err}");
+    assert_eq!(err, LoadError::Version(Some(2)));
+    assert!(err.to_string().contains("not supported"), "{err}");
+    assert!(matches!(
+        Engine::from_json(b"not json"),
+        Err(LoadError::NotJson(_))
+    ));
+    assert_eq!(
+        Engine::from_json(b"{}").unwrap_err(),
+        LoadError::Version(None)
+    );
     assert!(Engine::from_json(b"not json").is_err());
     let json = serde_json::to_vec(&table()).unwrap();
     Engine::from_json(&json).unwrap();

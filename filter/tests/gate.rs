@@ -323,3 +323,21 @@ fn refused_paths_are_logged_escaped_and_bounded_without_query_values() {
         (Some("method_not_allowed"), Some("/apis/team-b/model"))
     );
 }
+
+#[test]
+fn a_request_the_filter_cannot_judge_gets_the_reply_every_denial_gets() {
+    let mut unjudged = MockHost::new(&[(":method", "GET"), (":path", "/")]);
+    assert_eq!(
+        gatehouse_filter::gate::refuse_unjudged(&mut unjudged),
+        Outcome::Denied(DenyReason::NoTable)
+    );
+    let mut no_table = MockHost::new(&[(":method", "GET"), (":path", "/")]);
+    let mut cache = TokenCache::new(1);
+    on_request(None, &mut cache, &mut no_table);
+    let (status, headers, body) = unjudged.response.unwrap();
+    assert_eq!(status, DenyReason::NoTable.status());
+    assert_eq!(Some((status, headers, body)), no_table.response);
+    assert!(unjudged
+        .counters
+        .contains(&"gatehouse.denied.no_table".to_string()));
+}

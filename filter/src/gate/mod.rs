@@ -115,6 +115,12 @@ pub enum Outcome {
     Held(Box<Held>),
 }
 
+/// Refuses a request the filter cannot judge at all (its state is out of reach), as every
+/// other denial is written: `no_table`, fail closed.
+pub fn refuse_unjudged<H: Host>(host: &mut H) -> Outcome {
+    deny(host, None, DenyReason::NoTable, &Context::default())
+}
+
 /// Runs the request path for one request, with the compiled keys only.
 pub fn on_request<H: Host>(
     engine: Option<&Engine>,
@@ -376,11 +382,12 @@ impl Filter {
             return Err(format!("gatehouse: no plugin configuration; {}", kept()));
         };
         let loaded = Engine::from_json(bytes).and_then(|engine| {
-            let issuers = LiveIssuer::from_table(&engine.table.issuers).map_err(LoadError)?;
+            let issuers =
+                LiveIssuer::from_table(&engine.table.issuers).map_err(LoadError::KeyRefresh)?;
             let bounds = RefreshBounds::from_settings(&engine.gateway().key_refresh);
             let live = match issuers.is_empty() {
                 true => None,
-                false => Some(KeyRefresh::new(issuers, bounds).map_err(LoadError)?),
+                false => Some(KeyRefresh::new(issuers, bounds).map_err(LoadError::KeyRefresh)?),
             };
             Ok((engine, live))
         });
