@@ -106,6 +106,7 @@ impl RootContext for Root {
             shared: Rc::clone(&self.shared),
             context_id,
             fetches: Vec::new(),
+            held: false,
         }))
     }
 
@@ -119,6 +120,8 @@ struct Request {
     context_id: u32,
     /// Key fetches this request dispatched (their answers come back here).
     fetches: Vec<u32>,
+    /// Whether this request was held for its keys.
+    held: bool,
 }
 
 impl Context for Request {
@@ -128,6 +131,9 @@ impl Context for Request {
     }
 
     fn on_done(&mut self) -> bool {
+        if !self.held && self.fetches.is_empty() {
+            return true;
+        }
         if let Ok(mut shared) = self.shared.try_borrow_mut() {
             shared.held.remove(&self.context_id);
             shared.filter.forget(self.context_id);
@@ -173,6 +179,7 @@ impl HttpContext for Request {
                 Outcome::Denied(_) => Action::Pause,
                 Outcome::Held(h) => {
                     held.insert(self.context_id, *h);
+                    self.held = true;
                     Action::Pause
                 }
             };

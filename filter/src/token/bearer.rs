@@ -141,7 +141,7 @@ impl Verifiers {
                 issuer: spec.name.clone(),
             },
             expires_at: exp.saturating_add(leeway),
-            kid: key_kid,
+            kid: key_kid.kid(kid),
         })
     }
 }

@@ -332,24 +332,28 @@ fn seed_key<'k>(keys: &'k [ReadyKey], kid: Option<&str>) -> Result<Option<&'k Re
 /// - Before that, the seed decides, then keys fetched by kid (ALB).
 ///
 /// Returns the key and the kid it is held under (`None` for an issuer's only key without
-/// kid).
+/// kid), as a [`HeldAs`] so that callers that only ask whether a key is in force allocate
+/// nothing.
 fn choose_key<'k>(
     seed: &'k [ReadyKey],
     live: Option<&'k dyn LiveKeys>,
     issuer: &str,
     kid: Option<&str>,
     now: u64,
-) -> Result<(&'k PublicKey, Option<String>), KeyMiss> {
-    let fetched_kid = || kid.map(str::to_owned);
+) -> Result<(&'k PublicKey, HeldAs<'k>), KeyMiss> {
     let from_seed = seed_key(seed, kid).map_err(KeyMiss::Refused)?;
     if let Some(key) = from_seed {
         key.in_force(now).map_err(KeyMiss::Refused)?;
     }
     let named = || encoding::shown(kid.unwrap_or("(no kid)"));
+    let authoritative = live.is_some_and(|l| l.is_authoritative(issuer));
+    if let (Some(k), false) = (from_seed, authoritative) {
+        return Ok((&k.key, HeldAs::Seed(k.kid.as_deref())));
+    }
     let fetched = live.and_then(|l| l.key(issuer, kid));
-    if live.is_some_and(|l| l.is_authoritative(issuer)) {
+    if authoritative {
         return match (fetched, from_seed) {
-            (Some(key), _) => Ok((key, fetched_kid())),
+            (Some(key), _) => Ok((key, HeldAs::TokenKid)),
             (None, Some(_)) => Err(KeyMiss::Refused(format!(
                 "key `{}` was withdrawn: the issuer no longer publishes it",
                 named()
@@ -357,10 +361,27 @@ fn choose_key<'k>(
             (None, None) => Err(KeyMiss::Unknown(format!("no key `{}`", named()))),
         };
     }
-    match (from_seed, fetched) {
-        (Some(k), _) => Ok((&k.key, k.kid.clone())),
-        (None, Some(key)) => Ok((key, fetched_kid())),
-        (None, None) => Err(KeyMiss::Unknown(format!("no key `{}`", named()))),
+    fetched
+        .map(|key| (key, HeldAs::TokenKid))
+        .ok_or_else(|| KeyMiss::Unknown(format!("no key `{}`", named())))
+}
+
+/// The kid a chosen key is held under.
+#[derive(Debug, Clone, Copy)]
+enum HeldAs<'k> {
+    /// A seed key, under its own kid (`None`: an issuer's only key without kid).
+    Seed(Option<&'k str>),
+    /// A fetched key, under the token's kid.
+    TokenKid,
+}
+
+impl HeldAs<'_> {
+    /// The kid to remember with a verified token.
+    fn kid(self, token_kid: Option<&str>) -> Option<String> {
+        match self {
+            HeldAs::Seed(kid) => kid.map(str::to_owned),
+            HeldAs::TokenKid => token_kid.map(str::to_owned),
+        }
     }
 }
 
