@@ -65,12 +65,23 @@ pub fn prerequisites() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
+/// A loopback port free now and never handed out before in this test process: tests run in
+/// parallel and bind their ports only later (Envoy, the upstream, the key server), so the same
+/// port handed to two of them would send one test's requests to another's server.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
