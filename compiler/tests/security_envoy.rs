@@ -194,3 +194,75 @@ fn refused_paths_reach_the_log_escaped_and_without_query_values() {
     );
     assert!(!log.contains("s3cret"));
 }
+
+/// An EKS ServiceAccount token for `namespace:name`, signed with the test key of `policies/`.
+fn service_account_token(namespace: &str, name: &str) -> String {
+    let pem = std::fs::read_to_string(root().join("testdata/keys/eks-sa-rsa.key.pem")).unwrap();
+    let key = SigningKey::from_pem(&pem).unwrap();
+    let t = now();
+    let claims = json!({"iss": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+        "aud": ["gatehouse"], "sub": format!("system:serviceaccount:{namespace}:{name}"),
+        "iat": t, "exp": t + 600});
+    sign_jwt(&key, "RS256", &json!({"kid": "eks-sa-1"}), &claims).unwrap()
+}
+
+#[test]
+fn model_hosts_give_the_namespace_so_other_namespaces_service_accounts_are_refused() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    // testdata/policies/good/host-captures routes inference by `{api}.{namespace}.models…`
+    // and `{api}-predictor.{namespace}.svc.cluster.local`; the issuers are those of policies/.
+    let dir = root().join("testdata/policies/good/host-captures");
+    let compiled = compile_dir(&dir, &CompileOptions { now: now() }).unwrap();
+    let mut table: Value = serde_json::from_str(&table_json(&compiled.table).unwrap()).unwrap();
+    table["issuers"] = policies_table()["issuers"].clone();
+    let gw = Gateway::start(&envoy, &wasm, &table.to_string());
+    let owner = format!("Bearer {}", service_account_token("team-a", "deployer"));
+    let other = format!("Bearer {}", service_account_token("team-b", "deployer"));
+    for (host, path) in [
+        (
+            "churn.team-a.models.example.com",
+            "/v1/models/churn:predict",
+        ),
+        (
+            "churn-predictor.team-a.svc.cluster.local",
+            "/v2/models/churn/infer",
+        ),
+        (
+            "CHURN.team-a.models.example.com.:443",
+            "/v1/models/churn:predict",
+        ),
+    ] {
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &owner)]);
+        assert_eq!(r.status, 200, "owner on {host}: {}", r.body);
+        assert_eq!(
+            r.upstream_header("kubeflow-userid"),
+            ["system:serviceaccount:team-a:deployer"]
+        );
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &other)]);
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, "not_permitted".to_string()),
+            "another namespace's ServiceAccount on {host}: {}",
+            r.body
+        );
+        let r = send_h2(
+            gw.port,
+            "POST",
+            path,
+            &[(":authority", host), ("authorization", &other)],
+        );
+        assert_eq!(r.status, 403, "HTTP/2 {host}: {}", r.body);
+    }
+    // The owner's ServiceAccount on another team's model host.
+    let r = gw.send(
+        "POST",
+        "/v1/models/churn:predict",
+        &[
+            ("host", "churn.team-b.models.example.com"),
+            ("authorization", &owner),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+}

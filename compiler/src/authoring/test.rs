@@ -113,7 +113,13 @@ pub fn run(args: &TestArgs) -> Result<u8, Failure> {
     );
     let mut failures = Vec::new();
     for case in &cases {
-        let ev = evaluate(&engine, &case.method, None, &case.path, &case.who);
+        let ev = evaluate(
+            &engine,
+            &case.method,
+            case.host.as_deref(),
+            &case.path,
+            &case.who,
+        );
         let status = match judge(case, &ev) {
             Ok(()) => "ok",
             Err(_) => {

@@ -60,6 +60,7 @@ struct CaseIn {
     groups: Vec<String>,
     method: String,
     path: String,
+    host: Option<String>,
     expect: Expect,
     reason: Option<String>,
     granted_by: Option<String>,
@@ -80,6 +81,8 @@ pub struct Case {
     pub method: String,
     /// Path, with any query.
     pub path: String,
+    /// The request's host (`Host` / `:authority`), for routes scoped to hosts.
+    pub host: Option<String>,
     /// Allow or deny.
     pub expect: Expect,
     /// The expected deny reason, when given.
@@ -253,6 +256,7 @@ fn load_doc(doc: &Document, cases: &mut Vec<Case>, diags: &mut Vec<Diagnostic>) 
             who: Who::asserted(c.user.as_deref(), &c.groups),
             method: c.method,
             path: c.path,
+            host: c.host,
             expect: c.expect,
             reason,
             granted_by: c.granted_by,

@@ -9,7 +9,7 @@
 
 use std::cmp::Ordering;
 
-use crate::host::HostPattern;
+use crate::host::{HostCapture, HostCaptures, HostPattern};
 use crate::path::{is_namespace_name, query_has_other_spelling, query_values, NormalizedPath};
 use crate::reason::DenyReason;
 use crate::table::{Access, RouteSpec};
@@ -118,7 +118,34 @@ impl Route {
     pub fn from_spec(index: usize, spec: &RouteSpec) -> Result<Route, RouteError> {
         let err = |message: String| RouteError { index, message };
         let segments = parse_template(&spec.path).map_err(err)?;
-        let captures_ns = segments.contains(&Segment::Namespace);
+        let mut hosts = spec
+            .hosts
+            .iter()
+            .map(|h| HostPattern::parse(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(format!("route `{}`: {e}", spec.path)))?;
+        hosts.sort();
+        hosts.dedup();
+        // A capture in the host is a source like one in the path; every host of the route
+        // must then give it, or some requests would have none.
+        let host_gives = |c: HostCapture| -> Result<bool, RouteError> {
+            let n = hosts.iter().filter(|h| h.captures_kind(c)).count();
+            if n > 0 && n < hosts.len() {
+                return Err(err(format!(
+                    "route `{}`: some of its hosts capture `{{{}}}` and some do not",
+                    spec.path,
+                    if c == HostCapture::Namespace {
+                        "namespace"
+                    } else {
+                        "api"
+                    }
+                )));
+            }
+            Ok(n > 0)
+        };
+        let host_ns = host_gives(HostCapture::Namespace)?;
+        let host_api = host_gives(HostCapture::Api)?;
+        let captures_ns = segments.contains(&Segment::Namespace) || host_ns;
         let ns_sources = usize::from(captures_ns)
             + usize::from(spec.namespace_query.is_some())
             + usize::from(spec.namespace.is_some());
@@ -128,9 +155,18 @@ impl Route {
                 spec.path
             )));
         }
-        if segments.contains(&Segment::Api) && spec.api.is_some() {
+        if segments.contains(&Segment::Namespace) && host_ns {
             return Err(err(format!(
-                "route `{}` both captures `{{api}}` and names a fixed api",
+                "route `{}` takes its namespace from more than one place",
+                spec.path
+            )));
+        }
+        let api_sources = usize::from(segments.contains(&Segment::Api))
+            + usize::from(host_api)
+            + usize::from(spec.api.is_some());
+        if api_sources > 1 {
+            return Err(err(format!(
+                "route `{}` takes its api from more than one place",
                 spec.path
             )));
         }
@@ -155,14 +191,6 @@ impl Route {
         let mut methods = spec.methods.clone();
         methods.sort();
         methods.dedup();
-        let mut hosts = spec
-            .hosts
-            .iter()
-            .map(|h| HostPattern::parse(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| err(format!("route `{}`: {e}", spec.path)))?;
-        hosts.sort();
-        hosts.dedup();
         Ok(Route {
             hosts,
             index,
@@ -209,7 +237,16 @@ impl Route {
 
     /// Whether the route answers for a request's host (normalized; `None`: no usable host).
     fn host_matches(&self, host: Option<&str>) -> bool {
-        self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)))
+        self.host_match(host).is_some()
+    }
+
+    /// What the request's host gives the route, when the route answers for it.
+    fn host_match<'h>(&self, host: Option<&'h str>) -> Option<HostCaptures<'h>> {
+        if self.hosts.is_empty() {
+            return Some(HostCaptures::default());
+        }
+        let host = host?;
+        self.hosts.iter().find_map(|p| p.captures(host))
     }
 
     /// Precedence order: `Less` means `self` is tried first.
@@ -341,12 +378,13 @@ impl RouteTable {
     ) -> Result<Option<Target>, DenyReason> {
         let mut shadowed = false;
         for route in &self.routes {
-            if !route.host_matches(host) {
+            let Some(from_host) = route.host_match(host) else {
                 continue;
-            }
+            };
             let Some((ns_cap, api_cap)) = match_segments(&route.segments, &path.segments) else {
                 continue;
             };
+            let (ns_cap, api_cap) = (ns_cap.or(from_host.namespace), api_cap.or(from_host.api));
             let namespaced = matches!(route.access, Access::Action(_));
             if !route.method_matches(method) {
                 shadowed |= namespaced && route.query_met(path)?;

@@ -271,3 +271,100 @@ fn bad_templates_are_refused() {
     assert!(RouteTable::new(&[spec(&[], "/a", None, act("x"))]).is_err());
     assert!(RouteTable::new(&[spec(&["get"], "/a", None, Access::Public)]).is_err());
 }
+
+fn hosted(methods: &[&str], path: &str, hosts: &[&str], access: Access) -> RouteSpec {
+    RouteSpec {
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        ..spec(methods, path, None, access)
+    }
+}
+
+#[test]
+fn host_templates_give_the_namespace_and_the_api() {
+    let t = RouteTable::new(&[
+        spec(&[], "/**", None, Access::Authenticated),
+        hosted(
+            &["POST"],
+            "/v1/models/*",
+            &[
+                "{api}.{namespace}.models.example.com",
+                "{api}-predictor.{namespace}.svc.cluster.local",
+            ],
+            act("predict"),
+        ),
+        hosted(
+            &["GET"],
+            "/v1/models/*",
+            &["{api}.{namespace}.models.example.com"],
+            act("get"),
+        ),
+    ])
+    .unwrap();
+    let path = normalize("/v1/models/churn:predict").unwrap();
+    for host in [
+        "churn.team-a.models.example.com",
+        "churn-predictor.team-a.svc.cluster.local",
+    ] {
+        let got = t.resolve("POST", Some(host), &path).unwrap().unwrap();
+        assert_eq!(got.access, act("predict"), "{host}");
+        assert_eq!(got.namespace.as_deref(), Some("team-a"), "{host}");
+        assert_eq!(got.api.as_deref(), Some("churn"), "{host}");
+    }
+    let got = t
+        .resolve("GET", Some("churn.team-b.models.example.com"), &path)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.access, got.namespace.as_deref()),
+        (act("get"), Some("team-b"))
+    );
+    // Another host, or none, is not a model host: the catch-all judges it.
+    for host in [
+        None,
+        Some("models.example.com"),
+        Some("a.b.c.models.example.com"),
+    ] {
+        let got = t.resolve("POST", host, &path).unwrap().unwrap();
+        assert_eq!(got.access, Access::Authenticated, "{host:?}");
+    }
+    // A captured namespace must be a namespace name.
+    assert_eq!(
+        t.resolve("POST", Some("churn.-x.models.example.com"), &path)
+            .unwrap_err(),
+        DenyReason::BadNamespace
+    );
+}
+
+#[test]
+fn a_namespace_or_api_from_two_places_or_from_some_hosts_only_is_refused() {
+    let ns_twice = hosted(
+        &[],
+        "/x/{namespace}",
+        &["{namespace}.example.com"],
+        act("get"),
+    );
+    let api_twice = hosted(
+        &[],
+        "/x/{api}",
+        &["{api}.{namespace}.example.com"],
+        act("get"),
+    );
+    let some_hosts = hosted(
+        &[],
+        "/x",
+        &["{namespace}.example.com", "static.example.com"],
+        act("get"),
+    );
+    for (bad, why) in [
+        (ns_twice, "more than one place"),
+        (api_twice, "api from more than one place"),
+        (some_hosts, "some of its hosts capture"),
+    ] {
+        let e = RouteTable::new(&[bad]).unwrap_err();
+        assert!(e.iter().any(|e| e.message.contains(why)), "{e:?}");
+    }
+    // A host that captures the namespace satisfies an action route.
+    assert!(
+        RouteTable::new(&[hosted(&[], "/x", &["{namespace}.example.com"], act("get"))]).is_ok()
+    );
+}
