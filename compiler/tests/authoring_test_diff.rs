@@ -16,6 +16,13 @@ fn the_example_policies_pass_their_tests() {
     assert!(text.contains("test tests/models.yaml::carol cannot deploy churn-model ... ok"));
     let (c, _) = run(&["test", "policies"]);
     assert_eq!(c, 0);
+    // The good example policies that carry their own tests: models called by host, and the
+    // `kserve` route map by path and by host.
+    for dir in ["host-captures", "kserve"] {
+        let (c, text) = run(&["test", &format!("testdata/policies/good/{dir}")]);
+        assert_eq!(c, 0, "{dir}: {text}");
+        assert!(text.contains(" 0 failed"), "{dir}: {text}");
+    }
 }
 
 #[test]

@@ -195,6 +195,16 @@ fn refused_paths_reach_the_log_escaped_and_without_query_values() {
     assert!(!log.contains("s3cret"));
 }
 
+/// The table of `testdata/policies/good/<dir>` with the issuers of `policies/` (its test
+/// keys), as JSON.
+fn good_policy_with_issuers(dir: &str) -> String {
+    let dir = root().join("testdata/policies/good").join(dir);
+    let compiled = compile_dir(&dir, &CompileOptions { now: now() }).unwrap();
+    let mut table: Value = serde_json::from_str(&table_json(&compiled.table).unwrap()).unwrap();
+    table["issuers"] = policies_table()["issuers"].clone();
+    table.to_string()
+}
+
 /// An EKS ServiceAccount token for `namespace:name`, signed with the test key of `policies/`.
 fn service_account_token(namespace: &str, name: &str) -> String {
     let pem = std::fs::read_to_string(root().join("testdata/keys/eks-sa-rsa.key.pem")).unwrap();
@@ -212,12 +222,8 @@ fn model_hosts_give_the_namespace_so_other_namespaces_service_accounts_are_refus
         return;
     };
     // testdata/policies/good/host-captures routes inference by `{api}.{namespace}.models…`
-    // and `{api}-predictor.{namespace}.svc.cluster.local`; the issuers are those of policies/.
-    let dir = root().join("testdata/policies/good/host-captures");
-    let compiled = compile_dir(&dir, &CompileOptions { now: now() }).unwrap();
-    let mut table: Value = serde_json::from_str(&table_json(&compiled.table).unwrap()).unwrap();
-    table["issuers"] = policies_table()["issuers"].clone();
-    let gw = Gateway::start(&envoy, &wasm, &table.to_string());
+    // and `{api}-predictor.{namespace}.svc.cluster.local`.
+    let gw = Gateway::start(&envoy, &wasm, &good_policy_with_issuers("host-captures"));
     let owner = format!("Bearer {}", service_account_token("team-a", "deployer"));
     let other = format!("Bearer {}", service_account_token("team-b", "deployer"));
     for (host, path) in [
@@ -265,4 +271,44 @@ fn model_hosts_give_the_namespace_so_other_namespaces_service_accounts_are_refus
         ],
     );
     assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn the_kserve_route_map_refuses_other_namespaces_by_path_and_by_host() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let gw = Gateway::start(&envoy, &wasm, &good_policy_with_issuers("kserve"));
+    let owner = format!(
+        "Bearer {}",
+        service_account_token("team-a", "default-editor")
+    );
+    let other = format!(
+        "Bearer {}",
+        service_account_token("team-b", "default-editor")
+    );
+    for (host, path) in [
+        (
+            "kubeflow.example.com",
+            "/serving/team-a/churn/v1/models/churn:predict",
+        ),
+        (
+            "churn.team-a.models.example.com",
+            "/v1/models/churn:predict",
+        ),
+        (
+            "churn-predictor.team-a.svc.cluster.local",
+            "/v2/models/churn/infer",
+        ),
+    ] {
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &owner)]);
+        assert_eq!(r.status, 200, "team-a on {host}{path}: {}", r.body);
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &other)]);
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, "not_permitted".to_string()),
+            "team-b on {host}{path}: {}",
+            r.body
+        );
+    }
 }

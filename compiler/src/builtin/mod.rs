@@ -1,6 +1,7 @@
 //! What Gatehouse ships: built-in actions, roles and route maps.
 
 pub mod cortex;
+pub mod kserve;
 pub mod kubeflow;
 pub mod roles;
 

@@ -23,6 +23,8 @@ pub(crate) struct Gateway {
     pub builtin: Vec<BuiltinRouteMap>,
     /// Whether Profile namespaces get the `default-editor` / `default-viewer` grants.
     pub profile_service_accounts: bool,
+    /// Host templates of the `kserve` route map, as written (or its defaults).
+    pub kserve_hosts: Vec<String>,
     /// Public path prefixes, as written.
     pub public_paths: Vec<PublicPathIn>,
     /// The Gateway document, when there is one.
@@ -95,6 +97,12 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Gateway {
         },
         builtin,
         profile_service_accounts: spec.profile_service_accounts.unwrap_or(true),
+        kserve_hosts: spec.kserve_hosts.clone().unwrap_or_else(|| {
+            crate::builtin::kserve::DEFAULT_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect()
+        }),
         public_paths: spec.public_paths,
         doc,
     }

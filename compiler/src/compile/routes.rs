@@ -76,6 +76,15 @@ pub(crate) fn compile(
         let (routes, name) = match map {
             BuiltinRouteMap::Kubeflow => (builtin::kubeflow::routes(), builtin::kubeflow::SOURCE),
             BuiltinRouteMap::Cortex => (builtin::cortex::routes(), builtin::cortex::SOURCE),
+            BuiltinRouteMap::Kserve => {
+                let hosts = match &gw.doc {
+                    Some(doc) => {
+                        check_hosts(doc, path!["spec", "kserveHosts"], &gw.kserve_hosts, ctx)
+                    }
+                    None => gw.kserve_hosts.clone(),
+                };
+                (builtin::kserve::routes(&hosts), builtin::kserve::SOURCE)
+            }
         };
         for r in routes {
             let origin = match &gw.doc {

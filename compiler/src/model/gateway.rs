@@ -26,6 +26,9 @@ pub struct GatewaySpec {
     pub token_cache_size: Option<u64>,
     /// Built-in route maps to include (default both).
     pub builtin_routes: Option<Vec<BuiltinRouteMap>>,
+    /// Host templates of KServe models for the `kserve` route map (default
+    /// `{api}.{namespace}.example.com` and `{api}-predictor.{namespace}.svc.cluster.local`).
+    pub kserve_hosts: Option<Vec<String>>,
     /// Whether Profile namespaces get Kubeflow's `default-editor` / `default-viewer` grants
     /// (default true).
     pub profile_service_accounts: Option<bool>,
@@ -121,4 +124,6 @@ pub enum BuiltinRouteMap {
     Kubeflow,
     /// Cortex-style model serving under `/serving`.
     Cortex,
+    /// KServe inference, by path and by host (opt-in).
+    Kserve,
 }
