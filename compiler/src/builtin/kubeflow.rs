@@ -83,6 +83,9 @@ const ROUTES: &[R] = &[
     act_q(GET, "/kfam/v1/bindings", "list"),
     act_q(POST_DELETE, "/kfam/v1/bindings", "manage"),
     authn("/kfam/**"),
+    // The central dashboard's namespace events (centraldashboard `app/api.ts`:
+    // `.get('/activities/:namespace', …)` under `/api`): the namespace's, so `list` there.
+    act(GET, "/api/activities/{namespace}", "list"),
     authn("/api/model_registry/**"),
     authn("/api/model_catalog/**"),
     authn("/ml_metadata/**"),
