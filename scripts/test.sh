@@ -17,6 +17,11 @@ cargo build -p gatehouse-filter --target wasm32-wasip1 --release
 ls -l "$GATEHOUSE_WASM"
 echo "== module cycles"
 python3 "$root/scripts/module-cycles.py" "$root/filter/src" "$root/compiler/src"
+echo "== fuzz targets build (nightly; scripts/fuzz.sh runs them)"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal
+fi
+(cd "$root/fuzz" && cargo +nightly check --bins)
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p gatehouse-filter --target wasm32-wasip1 --release -- -D warnings

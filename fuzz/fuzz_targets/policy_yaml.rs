@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let options = CompileOptions { now: 1_800_000_000 };
     if let Ok(compiled) = compile_dir(dir(), &options) {
-        let json = table_json(&compiled.table);
+        let json = match table_json(&compiled.table) {
+            Ok(json) => json,
+            Err(e) => panic!("a compiled table does not serialize: {e}"),
+        };
         if let Err(e) = Engine::from_json(json.as_bytes()) {
             panic!("compiled table refused by the filter: {e}");
         }
