@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use common::{root, run};
 use gatehouse_filter::engine::Identity;
 use gatehouse_filter::gate::{Filter, Host, Level, Outcome};
+use gatehouse_filter::live::FetchHost;
 use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::{DenyReason, Engine};
 use serde_json::Value;
@@ -49,6 +50,9 @@ impl Host for Gateway {
     fn now(&self) -> u64 {
         NOW
     }
+}
+
+impl FetchHost for Gateway {
     fn log(&mut self, _level: Level, _message: &str) {}
     fn count(&mut self, _metric: &str) {}
 }

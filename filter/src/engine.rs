@@ -157,6 +157,9 @@ pub struct Engine {
     routes: RouteTable,
     acl: Acl,
     verifiers: Verifiers,
+    /// The key refresher of the table's issuers that name a key URL (built, and so checked,
+    /// at load), until a worker takes it.
+    key_refresh: Option<KeyRefresh>,
 }
 
 impl Engine {
@@ -210,20 +213,25 @@ impl Engine {
             }
         }
         let verifiers = Verifiers::new(&table.issuers).map_err(LoadError::Issuer)?;
-        // Key sources and refresh bounds are checked here, so a table that loads always
-        // builds its worker's key refresher.
+        // The key refresher is built here, once: a table whose key sources or refresh bounds
+        // are wrong does not load, and the worker that serves the table takes it.
         let live = LiveIssuer::from_table(&table.issuers).map_err(LoadError::KeyRefresh)?;
-        KeyRefresh::new(
-            live,
-            RefreshBounds::from_settings(&table.gateway.key_refresh),
-        )
-        .map_err(LoadError::KeyRefresh)?;
+        let bounds = RefreshBounds::from_settings(&table.gateway.key_refresh);
+        let refresh = KeyRefresh::new(live, bounds).map_err(LoadError::KeyRefresh)?;
+        let key_refresh = (refresh.issuers() > 0).then_some(refresh);
         Ok(Engine {
+            key_refresh,
             table,
             routes,
             acl,
             verifiers,
         })
+    }
+
+    /// Takes the key refresher of this table (`None` when no issuer names a key URL, or it
+    /// was taken): the worker that serves the table owns it.
+    pub fn take_key_refresh(&mut self) -> Option<KeyRefresh> {
+        self.key_refresh.take()
     }
 
     /// Gateway settings.

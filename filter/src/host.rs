@@ -67,15 +67,7 @@ impl HostPattern {
             Some(rest) => (true, rest),
             None => (false, s),
         };
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        };
-        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        if !is_dns_name(name) {
             return Err(format!(
                 "host `{s}` must be a lower-case DNS name, or `*.` and one (`*.example.com`)"
             ));
@@ -288,6 +280,21 @@ fn parse_template(s: &str) -> Result<HostPattern, String> {
         );
     }
     Ok(HostPattern::Template(labels))
+}
+
+/// Whether `name` is a lower-case DNS name: labels of 1–63 lower-case letters, digits and
+/// `-` (not first or last), at most 253 characters in all. Host patterns and key URLs are
+/// checked with it.
+pub fn is_dns_name(name: &str) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok)
 }
 
 /// The host of a request's authority: lower-cased, port and trailing dot removed. `None` when

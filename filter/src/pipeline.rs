@@ -15,7 +15,7 @@
 //! 5. the credentials (`x-amzn-oidc-data`, `Authorization`; UTF-8) are verified;
 //! 6. the grant is looked up for the identity.
 
-use crate::engine::{Decision, Engine, Identity, Verdict};
+use crate::engine::{Decision, Engine, Identity};
 use crate::headers::{header_is, ALB_HEADER, METHOD_OVERRIDE_HEADERS};
 use crate::reason::DenyReason;
 use crate::token::{Credentials, TokenFailure, VerifiedToken};
@@ -177,11 +177,8 @@ pub fn run<V: Verify>(engine: &Engine, req: &Request<'_>, mut verify: V) -> Deci
             return d;
         }
     };
-    let mut pre = pre;
     let forward = pre.path.forward_path();
     let path_changed = forward != raw_path;
-    // The judged path is kept for the log and the upstream: move it out rather than copy it.
-    pre.path.path = String::new();
     let mut d = Decided::new(DenyReason::NoIdentity);
     d.path = Some(forward);
     d.path_changed = path_changed;
@@ -239,11 +236,4 @@ fn credentials<'a>(req: &Request<'a>) -> Result<Credentials<'a>, TokenFailure> {
             .map(|v| text(v, false))
             .collect::<Result<_, _>>()?,
     })
-}
-
-impl Decided {
-    /// Whether the request is let through.
-    pub fn allowed(&self) -> bool {
-        self.decision.verdict == Verdict::Allow
-    }
 }

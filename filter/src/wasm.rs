@@ -153,14 +153,8 @@ impl HttpContext for Request {
             let Ok(mut shared) = self.shared.try_borrow_mut() else {
                 // Cannot happen (one request at a time per VM); fail closed all the same, with
                 // the reply every denial gets.
-                let (mut metrics, mut fetches) = (HashMap::new(), Vec::new());
-                let mut host = ProxyHost {
-                    metrics: &mut metrics,
-                    context_id: self.context_id,
-                    resumed: Vec::new(),
-                    fetches: &mut fetches,
-                };
-                refuse_unjudged(&mut host);
+                let mut metrics = HashMap::new();
+                refuse_unjudged(&mut WasmHost::new(&mut metrics, self.context_id, None));
                 return Action::Pause;
             };
             let Shared {
@@ -168,12 +162,7 @@ impl HttpContext for Request {
                 metrics,
                 held,
             } = &mut *shared;
-            let mut host = ProxyHost {
-                metrics,
-                context_id: self.context_id,
-                resumed: Vec::new(),
-                fetches: &mut self.fetches,
-            };
+            let mut host = WasmHost::new(metrics, self.context_id, Some(&mut self.fetches));
             let action = match filter.on_request(&mut host) {
                 Outcome::Continue => Action::Continue,
                 Outcome::Denied(_) => Action::Pause,
@@ -220,7 +209,7 @@ fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
 }
 
 /// Runs `event` on the key refresher with the root host, then decides the requests it let go.
-fn with_refresher(shared: &Rc<RefCell<Shared>>, event: impl FnOnce(&mut Filter, &mut RootHost)) {
+fn with_refresher(shared: &Rc<RefCell<Shared>>, event: impl FnOnce(&mut Filter, &mut WasmHost)) {
     let resumed = {
         let Ok(mut guard) = shared.try_borrow_mut() else {
             return;
@@ -228,10 +217,7 @@ fn with_refresher(shared: &Rc<RefCell<Shared>>, event: impl FnOnce(&mut Filter, 
         let Shared {
             filter, metrics, ..
         } = &mut *guard;
-        let mut host = RootHost {
-            metrics,
-            resumed: Vec::new(),
-        };
+        let mut host = WasmHost::new(metrics, 0, None);
         event(filter, &mut host);
         host.resumed
     };
@@ -257,13 +243,7 @@ fn decide_again(shared: &Rc<RefCell<Shared>>, context_ids: Vec<u32>) {
         if hostcalls::set_effective_context(id).is_err() {
             continue;
         }
-        let mut fetches = Vec::new();
-        let mut host = ProxyHost {
-            metrics,
-            context_id: id,
-            resumed: Vec::new(),
-            fetches: &mut fetches,
-        };
+        let mut host = WasmHost::new(metrics, id, None);
         if filter.on_resumed(request, &mut host) == Outcome::Continue {
             let _ = hostcalls::resume_http_request();
         }
@@ -320,13 +300,32 @@ fn fetch(cluster: &str, authority: &str, path: &str, timeout_ms: u64) -> Result<
     .map_err(|status| format!("{status:?} (is there an Envoy cluster `{cluster}`?)"))
 }
 
-/// The root context's host: fetches, logs, counts, and collects requests to decide again.
-struct RootHost<'a> {
+/// The host of the root context's events (context id 0) and of one request's: fetches, logs,
+/// counts, collects the held requests to decide again, and acts on the effective request.
+struct WasmHost<'a> {
     metrics: &'a mut HashMap<String, u32>,
+    context_id: u32,
     resumed: Vec<u32>,
+    /// Where a request records the fetches it dispatched (their answers come back to it).
+    fetches: Option<&'a mut Vec<u32>>,
 }
 
-impl FetchHost for RootHost<'_> {
+impl<'a> WasmHost<'a> {
+    fn new(
+        metrics: &'a mut HashMap<String, u32>,
+        context_id: u32,
+        fetches: Option<&'a mut Vec<u32>>,
+    ) -> WasmHost<'a> {
+        WasmHost {
+            metrics,
+            context_id,
+            resumed: Vec::new(),
+            fetches,
+        }
+    }
+}
+
+impl FetchHost for WasmHost<'_> {
     fn fetch(
         &mut self,
         cluster: &str,
@@ -334,7 +333,11 @@ impl FetchHost for RootHost<'_> {
         path: &str,
         timeout: u64,
     ) -> Result<u32, String> {
-        fetch(cluster, authority, path, timeout)
+        let token = fetch(cluster, authority, path, timeout)?;
+        if let Some(fetches) = &mut self.fetches {
+            fetches.push(token);
+        }
+        Ok(token)
     }
 
     fn resume(&mut self, context_id: u32) {
@@ -350,15 +353,7 @@ impl FetchHost for RootHost<'_> {
     }
 }
 
-/// One request's host: its headers, its answer, and the shared fetch and counter state.
-struct ProxyHost<'a> {
-    metrics: &'a mut HashMap<String, u32>,
-    context_id: u32,
-    resumed: Vec<u32>,
-    fetches: &'a mut Vec<u32>,
-}
-
-impl Host for ProxyHost<'_> {
+impl Host for WasmHost<'_> {
     fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
         hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
     }
@@ -384,31 +379,7 @@ impl Host for ProxyHost<'_> {
         now_ms()
     }
 
-    fn log(&mut self, level: Level, message: &str) {
-        log(level, message);
-    }
-
-    fn count(&mut self, metric: &str) {
-        count(self.metrics, metric);
-    }
-
     fn context_id(&self) -> u32 {
         self.context_id
-    }
-
-    fn fetch(
-        &mut self,
-        cluster: &str,
-        authority: &str,
-        path: &str,
-        timeout: u64,
-    ) -> Result<u32, String> {
-        let token = fetch(cluster, authority, path, timeout)?;
-        self.fetches.push(token);
-        Ok(token)
-    }
-
-    fn resume(&mut self, context_id: u32) {
-        self.resumed.push(context_id);
     }
 }

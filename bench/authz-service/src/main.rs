@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatehouse_filter::gate::{Filter, Host, Level};
+use gatehouse_filter::live::FetchHost;
 
 const MAX_CONNECTIONS: usize = 256;
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -169,7 +170,9 @@ impl Host for CheckHost {
             .duration_since(UNIX_EPOCH)
             .map_or(u64::MAX / 2, |d| d.as_secs())
     }
+}
 
+impl FetchHost for CheckHost {
     fn log(&mut self, _level: Level, _message: &str) {}
 
     fn count(&mut self, _metric: &str) {}

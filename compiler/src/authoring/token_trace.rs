@@ -10,7 +10,7 @@ use gatehouse_filter::reason::DenyReason;
 use gatehouse_filter::table::{IssuerSpec, Precedence};
 use gatehouse_filter::token::encoding::{b64_lenient, parse_object, shown, split};
 use gatehouse_filter::token::trace::Check as TokenCheck;
-use gatehouse_filter::token::{identify, Credentials, Source, TokenFailure, VerifiedToken};
+use gatehouse_filter::token::{identify, Credentials, TokenFailure, VerifiedToken};
 use gatehouse_filter::Engine;
 use serde::Serialize;
 
@@ -73,10 +73,7 @@ pub fn verify(engine: &Engine, creds: &Credentials<'_>, now: u64) -> Verified {
         creds,
         engine.gateway().precedence,
         &mut steps,
-        |source, t, steps| match source {
-            Source::Alb => v.verify_alb_traced(t, now, leeway, None, steps),
-            Source::Bearer => v.verify_bearer_traced(t, now, leeway, None, steps),
-        },
+        |source, t, steps| v.verify(source, t, now, leeway, None, steps),
     );
     // The token shown: the one the precedence rule judges first.
     let bearer = creds.authorization.first().map(|v| {

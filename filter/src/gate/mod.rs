@@ -14,8 +14,8 @@ pub(crate) use crate::observe::metric_name;
 use deny::{deny, deny_with, query_names, Context};
 
 use crate::cache::{token_key, TokenCache};
-use crate::engine::{Engine, LoadError, Verdict};
-use crate::live::{FetchHost, KeyRefresh, LiveIssuer, RefreshBounds, UnknownKid};
+use crate::engine::{Engine, Verdict};
+use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
 use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
@@ -29,8 +29,9 @@ pub use crate::headers::{
 };
 pub use crate::observe::Level;
 
-/// What the request path needs from the proxy.
-pub trait Host {
+/// What the request path needs from the proxy: besides what the key refresher needs of it
+/// ([`FetchHost`]: fetch, resume, log, count), the request's headers, its answer and the clock.
+pub trait Host: FetchHost {
     /// Every request header (names lower-case, pseudo-headers included), values as bytes.
     fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
     /// Removes every value of a request header.
@@ -41,10 +42,6 @@ pub trait Host {
     fn respond(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]);
     /// Unix time, seconds.
     fn now(&self) -> u64;
-    /// Writes a log line.
-    fn log(&mut self, level: Level, message: &str);
-    /// Adds one to a counter.
-    fn count(&mut self, metric: &str);
     /// Unix time, milliseconds (for the key refresher's holds and limits).
     fn now_ms(&self) -> u64 {
         self.now().saturating_mul(1000)
@@ -52,44 +49,6 @@ pub trait Host {
     /// The proxy's id of this request (a held request is resumed by it).
     fn context_id(&self) -> u32 {
         0
-    }
-    /// Dispatches a key fetch (see [`FetchHost::fetch`]). A host that cannot fetch says so,
-    /// and the request is then decided with the keys as they are.
-    fn fetch(
-        &mut self,
-        _cluster: &str,
-        _authority: &str,
-        _path: &str,
-        _timeout_ms: u64,
-    ) -> Result<u32, String> {
-        Err("this host does not fetch".into())
-    }
-    /// A held request must be decided again (its keys arrived, or its wait ended). The host
-    /// runs [`Filter::on_resumed`] for it once the current call returns.
-    fn resume(&mut self, _context_id: u32) {}
-}
-
-/// A [`Host`] as the key refresher sees it.
-struct Fetcher<'h, H: Host>(&'h mut H);
-
-impl<H: Host> FetchHost for Fetcher<'_, H> {
-    fn fetch(
-        &mut self,
-        cluster: &str,
-        authority: &str,
-        path: &str,
-        timeout_ms: u64,
-    ) -> Result<u32, String> {
-        self.0.fetch(cluster, authority, path, timeout_ms)
-    }
-    fn resume(&mut self, context_id: u32) {
-        self.0.resume(context_id);
-    }
-    fn log(&mut self, level: Level, message: &str) {
-        self.0.log(level, message);
-    }
-    fn count(&mut self, metric: &str) {
-        self.0.count(metric);
     }
 }
 
@@ -264,7 +223,7 @@ fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) ->
     let (context_id, now_ms) = (host.context_id(), host.now_ms());
     let answer = live
         .refresh
-        .on_unknown_kid(issuer, kid, context_id, now_ms, &mut Fetcher(host));
+        .on_unknown_kid(issuer, kid, context_id, now_ms, host);
     (answer == UnknownKid::Hold).then(|| issuer.clone())
 }
 
@@ -308,12 +267,9 @@ fn verify<H: Host>(
                 cache.remove(&key);
             }
             host.count("gatehouse.token_cache.miss");
-            let verified = match source {
-                Source::Alb => engine.verifiers().verify_alb_with(token, now, leeway, live),
-                Source::Bearer => engine
-                    .verifiers()
-                    .verify_bearer_with(token, now, leeway, live),
-            }?;
+            let verified = engine
+                .verifiers()
+                .verify(source, token, now, leeway, live, &mut ())?;
             if source == Source::Alb {
                 used_alb = Some(token.to_owned());
             }
@@ -353,9 +309,6 @@ impl Default for Filter {
 struct Released(Vec<u32>);
 
 impl FetchHost for Released {
-    fn fetch(&mut self, _: &str, _: &str, _: &str, _: u64) -> Result<u32, String> {
-        Err("the refresher was replaced".into())
-    }
     fn resume(&mut self, context_id: u32) {
         self.0.push(context_id);
     }
@@ -381,15 +334,9 @@ impl Filter {
         let Some(bytes) = config.filter(|b| !b.is_empty()) else {
             return Err(format!("gatehouse: no plugin configuration; {}", kept()));
         };
-        let loaded = Engine::from_json(bytes).and_then(|engine| {
-            let issuers =
-                LiveIssuer::from_table(&engine.table.issuers).map_err(LoadError::KeyRefresh)?;
-            let bounds = RefreshBounds::from_settings(&engine.gateway().key_refresh);
-            let live = match issuers.is_empty() {
-                true => None,
-                false => Some(KeyRefresh::new(issuers, bounds).map_err(LoadError::KeyRefresh)?),
-            };
-            Ok((engine, live))
+        let loaded = Engine::from_json(bytes).map(|mut engine| {
+            let live = engine.take_key_refresh();
+            (engine, live)
         });
         match loaded {
             Ok((engine, live)) => {

@@ -94,22 +94,28 @@ const SECOND_MS: u64 = 1000;
 /// this late.
 pub const TICK_PERIOD_MS: u64 = 250;
 
-/// What the refresher needs from the proxy (the root context's host calls).
+/// What the refresher needs from the proxy (the root context's host calls, and the request
+/// path's: every [`crate::gate::Host`] is one).
 pub trait FetchHost {
     /// Dispatches `GET <path>` with `:authority` `authority` through Envoy cluster `cluster`;
     /// the answer comes later, to [`KeyRefresh::on_response`], with the token returned here.
+    /// A host that cannot fetch says so (the default), and a request with an unknown kid is
+    /// then decided with the keys as they are.
     fn fetch(
         &mut self,
-        cluster: &str,
-        authority: &str,
-        path: &str,
-        timeout_ms: u64,
-    ) -> Result<u32, String>;
-    /// Lets a held HTTP request go (the host tolerates a context that is gone).
+        _cluster: &str,
+        _authority: &str,
+        _path: &str,
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        Err("this host does not fetch".into())
+    }
+    /// Lets a held HTTP request go (the host tolerates a context that is gone). The default
+    /// does nothing: a host that cannot fetch never has a request held.
     // INVARIANT: the implementation decides the request again (with the keys as they are now)
     // before it continues it or answers it; `resume_http_request` alone would pass an
     // unverified request upstream.
-    fn resume(&mut self, context_id: u32);
+    fn resume(&mut self, _context_id: u32) {}
     /// Writes a log line.
     fn log(&mut self, level: Level, message: &str);
     /// Adds one to a counter.

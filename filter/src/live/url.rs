@@ -2,6 +2,8 @@
 //! cluster a fetch of it goes through. The compiler checks policy URLs with the same reader,
 //! so a table the compiler writes always loads.
 
+use crate::host::is_dns_name;
+
 /// A key URL, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchUrl {
@@ -62,14 +64,7 @@ impl FetchUrl {
         };
         let host = host.to_ascii_lowercase();
         let host = host.strip_suffix('.').unwrap_or(&host).to_owned();
-        let labels_ok = host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-        if host.is_empty() || host.len() > 253 || !labels_ok {
+        if !is_dns_name(&host) {
             return Err("the host is missing or not a host name".into());
         }
         if !tls && !is_in_cluster(&host) {

@@ -39,18 +39,8 @@ impl Verifiers {
     }
 
     /// Verifies an ALB `x-amzn-oidc-data` value with the compiled keys and, when given, the
-    /// worker's live keys (ALB keys fetched by kid).
-    pub fn verify_alb_with(
-        &self,
-        value: &str,
-        now: u64,
-        leeway: u64,
-        live: Option<&dyn LiveKeys>,
-    ) -> Result<VerifiedToken, TokenFailure> {
-        self.verify_alb_traced(value, now, leeway, live, &mut ())
-    }
-
-    /// [`Verifiers::verify_alb_with`], announcing each step to `checks` as it starts it.
+    /// worker's live keys (ALB keys fetched by kid), announcing each step to `checks` as it
+    /// starts it.
     pub fn verify_alb_traced<T: Checks>(
         &self,
         value: &str,

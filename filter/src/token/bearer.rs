@@ -21,18 +21,8 @@ impl Verifiers {
         self.verify_bearer_traced(token, now, leeway, None, &mut ())
     }
 
-    /// Verifies a bearer JWT with the compiled keys and, when given, the worker's live keys.
-    pub fn verify_bearer_with(
-        &self,
-        token: &str,
-        now: u64,
-        leeway: u64,
-        live: Option<&dyn LiveKeys>,
-    ) -> Result<VerifiedToken, TokenFailure> {
-        self.verify_bearer_traced(token, now, leeway, live, &mut ())
-    }
-
-    /// [`Verifiers::verify_bearer_with`], announcing each step to `checks` as it starts it.
+    /// Verifies a bearer JWT with the compiled keys and, when given, the worker's live keys,
+    /// announcing each step to `checks` as it starts it.
     pub fn verify_bearer_traced<T: Checks>(
         &self,
         token: &str,

@@ -66,6 +66,7 @@ use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
 
 use alg::Alg;
 use keys::PublicKey;
+use trace::Checks;
 
 /// A token that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +278,25 @@ pub trait LiveKeys {
     fn key(&self, issuer: &str, kid: Option<&str>) -> Option<&PublicKey>;
     /// Whether `issuer`'s published key set is authoritative: then only its keys verify.
     fn is_authoritative(&self, issuer: &str) -> bool;
+}
+
+impl Verifiers {
+    /// Verifies a token from `source` (see [`Verifiers::verify_alb_traced`] and
+    /// [`Verifiers::verify_bearer_traced`]): what the gateway and `explain` both call.
+    pub fn verify<T: Checks>(
+        &self,
+        source: Source,
+        token: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&dyn LiveKeys>,
+        checks: &mut T,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        match source {
+            Source::Alb => self.verify_alb_traced(token, now, leeway, live, checks),
+            Source::Bearer => self.verify_bearer_traced(token, now, leeway, live, checks),
+        }
+    }
 }
 
 /// Why no key verifies a token.

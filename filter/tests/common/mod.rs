@@ -71,15 +71,12 @@ impl Host for MockHost {
     fn now(&self) -> u64 {
         self.now
     }
-    fn log(&mut self, _level: Level, message: &str) {
-        self.logs.push(message.to_string());
-    }
-    fn count(&mut self, metric: &str) {
-        self.counters.push(metric.to_string());
-    }
     fn context_id(&self) -> u32 {
         self.context_id
     }
+}
+
+impl FetchHost for MockHost {
     fn fetch(
         &mut self,
         cluster: &str,
@@ -94,26 +91,11 @@ impl Host for MockHost {
     fn resume(&mut self, context_id: u32) {
         self.resumed.push(context_id);
     }
-}
-
-impl FetchHost for MockHost {
-    fn fetch(
-        &mut self,
-        cluster: &str,
-        authority: &str,
-        path: &str,
-        timeout_ms: u64,
-    ) -> Result<u32, String> {
-        Host::fetch(self, cluster, authority, path, timeout_ms)
-    }
-    fn resume(&mut self, context_id: u32) {
-        Host::resume(self, context_id);
-    }
-    fn log(&mut self, level: Level, message: &str) {
-        Host::log(self, level, message);
+    fn log(&mut self, _level: Level, message: &str) {
+        self.logs.push(message.to_string());
     }
     fn count(&mut self, metric: &str) {
-        Host::count(self, metric);
+        self.counters.push(metric.to_string());
     }
 }
 
