@@ -110,6 +110,8 @@ fn table(grants: &[G]) -> Table {
             route("PUT", "/s/{namespace}/apis/{api}", act("deploy")),
             route("DELETE", "/s/{namespace}/apis/{api}", act("delete")),
             route("GET", "/s/{namespace}/apis/{api}/logs", act("logs")),
+            route("POST", "/s/{namespace}/jobs/*", act("list")),
+            route("POST", "/s/{namespace}/jobs/*:delete", act("delete")),
         ],
         grants: map,
         namespaces: NAMESPACES.map(String::from).to_vec(),
@@ -126,7 +128,8 @@ fn reference(
     api: Option<usize>,
 ) -> bool {
     let action = match (method, api) {
-        ("GET", None) => "list",
+        ("GET" | "POST", None) => "list",
+        ("POST:delete", None) => "delete",
         ("GET", Some(_)) => "get",
         ("PUT", Some(_)) => "deploy",
         ("DELETE", Some(_)) => "delete",
@@ -156,7 +159,7 @@ proptest! {
         grants in proptest::collection::vec(grant(), 0..12),
         user in 0..USERS.len(),
         groups in proptest::collection::btree_set(0..GROUPS.len(), 0..=2),
-        request in (0..4usize, 0..NAMESPACES.len(), 0..APIS.len()),
+        request in (0..6usize, 0..NAMESPACES.len(), 0..APIS.len()),
     ) {
         let engine = Engine::new(table(&grants)).unwrap();
         let groups: Vec<usize> = groups.into_iter().collect();
@@ -165,15 +168,19 @@ proptest! {
             0 => ("GET", format!("/s/{}/apis", NAMESPACES[ns]), None),
             1 => ("GET", format!("/s/{}/apis/{}", NAMESPACES[ns], APIS[api]), Some(api)),
             2 => ("PUT", format!("/s/{}/apis/{}", NAMESPACES[ns], APIS[api]), Some(api)),
-            _ => ("DELETE", format!("/s/{}/apis/{}", NAMESPACES[ns], APIS[api]), Some(api)),
+            3 => ("DELETE", format!("/s/{}/apis/{}", NAMESPACES[ns], APIS[api]), Some(api)),
+            // A job's `:delete` (a `*:delete` segment) and any other call on it (`*`).
+            4 => ("POST:delete", format!("/s/{}/jobs/{}:delete", NAMESPACES[ns], APIS[api]), None),
+            _ => ("POST", format!("/s/{}/jobs/{}:start", NAMESPACES[ns], APIS[api]), None),
         };
+        let judged = method.split(':').next().unwrap_or(method);
         let id = Identity {
             user: USERS[user].into(),
             groups: groups.iter().map(|g| GROUPS[*g].to_string()).collect(),
             issuer: "t".into(),
         };
         let expected = reference(&grants, user, &groups, method, ns, api);
-        let got = pipeline::run(&engine, &Request::new(method, &path), asserted(Some(&id))).decision.verdict;
+        let got = pipeline::run(&engine, &Request::new(judged, &path), asserted(Some(&id))).decision.verdict;
         let want = if expected { Verdict::Allow } else { Verdict::Deny(DenyReason::NotPermitted) };
         prop_assert_eq!(got, want);
     }

@@ -23,6 +23,15 @@ pub enum Segment {
     Namespace,
     /// Captures the API name.
     Api,
+    /// Matches any one segment that starts with `prefix` and ends with `suffix`, with at least
+    /// one character between (`*:explain`: KServe's `<model>:explain`; `Get*`: ML Metadata's
+    /// read methods). One of the two is not empty.
+    Glob {
+        /// Text the segment starts with.
+        prefix: String,
+        /// Text the segment ends with.
+        suffix: String,
+    },
     /// Matches any one segment.
     Any,
     /// Matches any rest, including none (only last).
@@ -33,14 +42,50 @@ impl Segment {
     fn rank(&self) -> u8 {
         match self {
             Segment::Literal(_) => 0,
-            Segment::Namespace | Segment::Api | Segment::Any => 1,
-            Segment::Rest => 3,
+            Segment::Glob { .. } => 1,
+            Segment::Namespace | Segment::Api | Segment::Any => 2,
+            Segment::Rest => REST_RANK,
+        }
+    }
+
+    /// Whether this segment matches `s`.
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Segment::Literal(l) => l == s,
+            Segment::Glob { prefix, suffix } => {
+                s.len() > prefix.len() + suffix.len()
+                    && s.starts_with(prefix.as_str())
+                    && s.ends_with(suffix.as_str())
+            }
+            Segment::Namespace | Segment::Api | Segment::Any | Segment::Rest => true,
+        }
+    }
+
+    /// Whether one segment can match both templates' segments (they rank alike).
+    fn meets(&self, other: &Segment) -> bool {
+        match (self, other) {
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            (
+                Segment::Glob { prefix, suffix },
+                Segment::Glob {
+                    prefix: p,
+                    suffix: x,
+                },
+            ) => {
+                // A long enough segment starting with the longer prefix and ending with the
+                // longer suffix matches both, when the prefixes and the suffixes agree.
+                (prefix.starts_with(p.as_str()) || p.starts_with(prefix.as_str()))
+                    && (suffix.ends_with(x.as_str()) || x.ends_with(suffix.as_str()))
+            }
+            _ => true,
         }
     }
 }
 
 /// Rank of the end of a template, between captures and `**`.
-const END_RANK: u8 = 2;
+const END_RANK: u8 = 3;
+/// Rank of `**`.
+const REST_RANK: u8 = 4;
 
 /// A route ready for matching.
 #[derive(Debug, Clone)]
@@ -98,19 +143,35 @@ pub fn parse_template(path: &str) -> Result<Vec<Segment>, String> {
             "*" => Segment::Any,
             "**" if i + 1 == parts.len() => Segment::Rest,
             "**" => return Err(format!("`**` must be the last segment of `{path}`")),
-            p if p.contains(['{', '}', '*', '?', '%', ';', '\\']) => {
-                return Err(format!(
-                    "segment `{p}` of `{path}` is neither a literal nor one of `{{namespace}}`, `{{api}}`, `*`, `**`"
-                ))
-            }
             p if p == "." || p == ".." => {
                 return Err(format!("path template `{path}` holds a dot segment"))
             }
-            p => Segment::Literal(p.to_string()),
+            p if is_literal(p) => Segment::Literal(p.to_string()),
+            p => match p.split_once('*') {
+                Some((prefix, suffix))
+                    if [prefix, suffix].iter().all(|x| x.is_empty() || is_literal(x)) =>
+                {
+                    Segment::Glob {
+                        prefix: prefix.to_string(),
+                        suffix: suffix.to_string(),
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "segment `{p}` of `{path}` is neither a literal nor one of `{{namespace}}`, `{{api}}`, `*`, `PREFIX*SUFFIX` (one `*` among literal text), `**`"
+                    ))
+                }
+            },
         };
         out.push(seg);
     }
     Ok(out)
+}
+
+/// Whether a template segment (or a suffix's text) is literal text a decoded path segment can
+/// hold: not empty, no pattern or escape characters.
+fn is_literal(p: &str) -> bool {
+    !p.is_empty() && !p.contains(['{', '}', '*', '?', '%', ';', '\\'])
 }
 
 impl Route {
@@ -261,7 +322,7 @@ impl Route {
             let a = self.segments.get(i).map_or(END_RANK, Segment::rank);
             let b = other.segments.get(i).map_or(END_RANK, Segment::rank);
             match a.cmp(&b) {
-                Ordering::Equal if a == END_RANK || a == 3 => break,
+                Ordering::Equal if a == END_RANK || a == REST_RANK => break,
                 Ordering::Equal => {}
                 o => return o,
             }
@@ -294,13 +355,11 @@ impl Route {
                 .iter()
                 .any(|m| other.method_matches(m) || (m == "GET" && other.method_matches("HEAD")));
         methods_meet
-            && self.segments.iter().zip(&other.segments).all(|(a, b)| {
-                a.rank() == b.rank()
-                    && match (a, b) {
-                        (Segment::Literal(x), Segment::Literal(y)) => x == y,
-                        _ => true,
-                    }
-            })
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|(a, b)| a.rank() == b.rank() && a.meets(b))
     }
 }
 
@@ -458,11 +517,10 @@ fn match_segments<'a>(template: &[Segment], segs: &'a [String]) -> Option<Captur
         }
         let s = segs.get(i)?;
         match t {
-            Segment::Literal(l) if l == s => {}
-            Segment::Literal(_) => return None,
             Segment::Namespace => ns = Some(s.as_str()),
             Segment::Api => api = Some(s.as_str()),
-            Segment::Any | Segment::Rest => {}
+            t if t.matches(s) => {}
+            _ => return None,
         }
     }
     (segs.len() == template.len()).then_some((ns, api))

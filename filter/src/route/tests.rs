@@ -255,7 +255,113 @@ fn ambiguous_routes_are_refused() {
 }
 
 #[test]
+fn a_suffix_segment_beats_any_segment_and_loses_to_a_literal() {
+    let t = RouteTable::new(&[
+        spec(&["POST"], "/{namespace}/v1/models/*", None, act("predict")),
+        spec(
+            &["POST"],
+            "/{namespace}/v1/models/*:explain",
+            None,
+            act("explain"),
+        ),
+        spec(
+            &["POST"],
+            "/{namespace}/v1/models/audit:explain",
+            None,
+            act("manage"),
+        ),
+    ])
+    .unwrap();
+    let at = |p: &str| {
+        t.resolve("POST", None, &normalize(p).unwrap())
+            .unwrap()
+            .map(|t| t.access)
+    };
+    assert_eq!(at("/team-a/v1/models/fraud:explain"), Some(act("explain")));
+    // Routes match the decoded segment, so the escaped `:` an upstream decodes is judged alike.
+    assert_eq!(
+        at("/team-a/v1/models/fraud%3Aexplain"),
+        Some(act("explain"))
+    );
+    assert_eq!(at("/team-a/v1/models/fraud:predict"), Some(act("predict")));
+    assert_eq!(at("/team-a/v1/models/audit:explain"), Some(act("manage")));
+    // The suffix alone is not a segment ending in it: something must come before.
+    assert_eq!(at("/team-a/v1/models/:explain"), Some(act("predict")));
+    assert_eq!(at("/team-a/v1/models/fraud:explainx"), Some(act("predict")));
+    assert_eq!(at("/team-a/v1/models/a/b:explain"), None);
+}
+
+#[test]
+fn a_prefix_segment_matches_what_starts_so() {
+    let t = RouteTable::new(&[
+        spec(&[], "/{namespace}/svc/*", None, act("manage")),
+        spec(&[], "/{namespace}/svc/Get*", None, Access::Authenticated),
+    ])
+    .unwrap();
+    let at = |p: &str| {
+        t.resolve("POST", None, &normalize(p).unwrap())
+            .unwrap()
+            .map(|t| t.access)
+    };
+    assert_eq!(at("/team-a/svc/GetArtifacts"), Some(Access::Authenticated));
+    assert_eq!(at("/team-a/svc/PutArtifacts"), Some(act("manage")));
+    assert_eq!(at("/team-a/svc/Get"), Some(act("manage")));
+    assert_eq!(at("/team-a/svc/getArtifacts"), Some(act("manage")));
+}
+
+#[test]
+fn suffixes_one_segment_could_end_in_both_are_ambiguous() {
+    let errs = RouteTable::new(&[
+        spec(&["POST"], "/{namespace}/m/*:explain", None, act("explain")),
+        spec(&["POST"], "/{namespace}/m/*explain", None, act("predict")),
+    ])
+    .unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].message.contains("ambiguous"), "{}", errs[0].message);
+    // A prefix and a suffix meet (`Get:explain` starts and ends so); two prefixes meet when
+    // one starts the other.
+    for other in ["Get*", "G*n", "*n"] {
+        let errs = RouteTable::new(&[
+            spec(&["POST"], "/{namespace}/m/*:explain", None, act("explain")),
+            spec(
+                &["POST"],
+                &format!("/{{namespace}}/m/{other}"),
+                None,
+                act("x"),
+            ),
+        ])
+        .unwrap_err();
+        assert!(errs[0].message.contains("ambiguous"), "{other}");
+    }
+    RouteTable::new(&[
+        spec(&["POST"], "/{namespace}/m/*:explain", None, act("explain")),
+        spec(&["POST"], "/{namespace}/m/*:predict", None, act("predict")),
+        spec(&["POST"], "/{namespace}/x/Get*", None, act("get")),
+        spec(&["POST"], "/{namespace}/x/Put*", None, act("update")),
+        spec(&["POST"], "/{namespace}/x/P*s", None, act("update")),
+    ])
+    .unwrap_err();
+    RouteTable::new(&[
+        spec(&["POST"], "/{namespace}/m/*:explain", None, act("explain")),
+        spec(&["POST"], "/{namespace}/m/*:predict", None, act("predict")),
+        spec(&["POST"], "/{namespace}/x/Get*", None, act("get")),
+        spec(&["POST"], "/{namespace}/x/Put*", None, act("update")),
+    ])
+    .unwrap();
+}
+
+#[test]
 fn bad_templates_are_refused() {
+    for p in [
+        "/a/*{api}",
+        "/a/*b*",
+        "/a/*%3A",
+        "/a/x*y*z",
+        "/a/{namespace}*",
+    ] {
+        let e = parse_template(p).unwrap_err();
+        assert!(e.contains("neither a literal"), "{p}: {e}");
+    }
     for (p, q) in [
         ("/a/**/b", None),
         ("a/b", None),
