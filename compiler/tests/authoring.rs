@@ -201,12 +201,25 @@ fn who_can_refuses_unknown_actions_and_bad_namespaces() {
     let (c, text) = run(&["who-can", "delete", "Alice_A", "--policies", "policies"]);
     assert_eq!(c, 1);
     assert!(text.contains("not a valid namespace name"), "{text}");
-    let (c, text) = run(&["who-can", "delete", "nobody-here", "--policies", "policies"]);
+    let (c, text) = run(&[
+        "who-can",
+        "delete",
+        "nobody-here",
+        "--policies",
+        "testdata/policies/good/kserve",
+    ]);
     assert_eq!(c, 0);
     assert!(
         text.contains("nobody can `delete` in `nobody-here`"),
         "{text}"
     );
+    assert!(text.contains("not declared"), "{text}");
+    // A grant in every namespace reaches one nobody declared.
+    let (c, text) = run(&["who-can", "delete", "nobody-here", "--policies", "policies"]);
+    assert_eq!(c, 0);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("group ")).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(rows[0].contains("platform-admins"), "{text}");
     assert!(text.contains("not declared"), "{text}");
 }
 

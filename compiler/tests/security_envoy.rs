@@ -310,5 +310,36 @@ fn the_kserve_route_map_refuses_other_namespaces_by_path_and_by_host() {
             "team-b on {host}{path}: {}",
             r.body
         );
+    } // `:explain` is an action of its own: the owner's ServiceAccount may predict, not explain,
+      // however the colon is spelled; an editor of the namespace (kubeflow-edit) explains.
+    let editor = format!("Bearer {}", dex_token("dave@example.com"));
+    for (host, path) in [
+        (
+            "kubeflow.example.com",
+            "/serving/team-a/churn/v1/models/churn:explain",
+        ),
+        (
+            "churn.team-a.models.example.com",
+            "/v1/models/churn:explain",
+        ),
+        (
+            "churn.team-a.models.example.com",
+            "/v1/models/churn%3Aexplain",
+        ),
+        (
+            "churn.team-a.models.example.com",
+            "/v1/models/churn%3aexplain",
+        ),
+    ] {
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &owner)]);
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, "not_permitted".to_string()),
+            "explain by a predict-only ServiceAccount on {host}{path}: {}",
+            r.body
+        );
+        let r = gw.send("POST", path, &[("host", host), ("authorization", &editor)]);
+        assert_eq!(r.status, 200, "editor on {host}{path}: {}", r.body);
+        assert_eq!(r.upstream_header("kubeflow-userid"), ["dave@example.com"]);
     }
 }

@@ -2,8 +2,8 @@
 //! the ingress gateway, by path (`/serving/<namespace>/<model>/…`) and by host (the Gateway's
 //! `kserveHosts`, by default `{api}.{namespace}.example.com`, KServe's default domain, and the
 //! in-cluster `{api}-predictor.{namespace}.svc.cluster.local`). The model is the API:
-//! `predict` for inference (`:predict`, `:explain`, v2 `infer`), `get` for model metadata,
-//! readiness and health.
+//! `predict` for inference (`:predict`, v2 `infer`), `explain` for `:explain`, `get` for model
+//! metadata, readiness and health.
 
 use gatehouse_filter::table::RouteSpec;
 
@@ -27,6 +27,11 @@ const BY_PATH: &[R] = &[
     ),
     act(
         &["POST"],
+        "/serving/{namespace}/{api}/v1/models/*:explain",
+        "explain",
+    ),
+    act(
+        &["POST"],
         "/serving/{namespace}/{api}/v2/models/*/infer",
         "predict",
     ),
@@ -43,6 +48,7 @@ const BY_PATH: &[R] = &[
 /// By host: the host gives the namespace and the model.
 const BY_HOST: &[R] = &[
     act(&["POST"], "/v1/models/*", "predict"),
+    act(&["POST"], "/v1/models/*:explain", "explain"),
     act(&["POST"], "/v2/models/*/infer", "predict"),
     act(&["GET"], "/v1/models/*", "get"),
     act(&["GET"], "/v2/models/*", "get"),

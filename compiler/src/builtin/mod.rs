@@ -12,6 +12,7 @@ pub(crate) struct R {
     pub methods: &'static [&'static str],
     pub path: &'static str,
     pub namespace_query: Option<&'static str>,
+    pub namespace: Option<&'static str>,
     pub access: Option<&'static str>,
 }
 
@@ -25,7 +26,34 @@ pub(crate) const fn act(
         methods,
         path,
         namespace_query: None,
+        namespace: None,
         access: Some(action),
+    }
+}
+
+/// `methods path -> action` in a fixed namespace.
+pub(crate) const fn act_in(
+    methods: &'static [&'static str],
+    path: &'static str,
+    namespace: &'static str,
+    action: &'static str,
+) -> R {
+    R {
+        namespace: Some(namespace),
+        ..act(methods, path, action)
+    }
+}
+
+/// `methods path?<parameter>= -> action`.
+pub(crate) const fn act_param(
+    methods: &'static [&'static str],
+    path: &'static str,
+    parameter: &'static str,
+    action: &'static str,
+) -> R {
+    R {
+        namespace_query: Some(parameter),
+        ..act(methods, path, action)
     }
 }
 
@@ -35,12 +63,7 @@ pub(crate) const fn act_q(
     path: &'static str,
     action: &'static str,
 ) -> R {
-    R {
-        methods,
-        path,
-        namespace_query: Some("namespace"),
-        access: Some(action),
-    }
+    act_param(methods, path, "namespace", action)
 }
 
 /// `path -> authenticated`, any method.
@@ -49,6 +72,7 @@ pub(crate) const fn authn(path: &'static str) -> R {
         methods: &[],
         path,
         namespace_query: None,
+        namespace: None,
         access: None,
     }
 }
@@ -60,7 +84,7 @@ pub(crate) fn specs(routes: &[R], source: &str) -> Vec<RouteSpec> {
             methods: r.methods.iter().map(|m| m.to_string()).collect(),
             path: r.path.to_string(),
             namespace_query: r.namespace_query.map(str::to_string),
-            namespace: None,
+            namespace: r.namespace.map(str::to_string),
             api: None,
             access: r
                 .access

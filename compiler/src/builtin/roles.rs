@@ -3,19 +3,23 @@
 /// Actions every table knows.
 pub const ACTIONS: &[&str] = &[
     "get", "list", "create", "update", "delete", "connect", "manage", "deploy", "logs", "predict",
+    "explain",
 ];
 
 const KF_VIEW: &[&str] = &["get", "list", "logs"];
 const KF_EDIT: &[&str] = &[
-    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict",
+    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict", "explain",
 ];
 const KF_ADMIN: &[&str] = &[
-    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict", "manage",
+    "get", "list", "logs", "create", "update", "delete", "connect", "deploy", "predict", "explain",
+    "manage",
 ];
 const READ_ONLY: &[&str] = &["get", "list", "logs"];
-const DEVELOPER: &[&str] = &["get", "list", "logs", "deploy", "delete", "predict"];
+const DEVELOPER: &[&str] = &[
+    "get", "list", "logs", "deploy", "delete", "predict", "explain",
+];
 const ADMIN: &[&str] = &[
-    "get", "list", "logs", "deploy", "delete", "predict", "manage",
+    "get", "list", "logs", "deploy", "delete", "predict", "explain", "manage",
 ];
 
 /// Built-in roles: name → actions. They cannot be redeclared.
