@@ -300,6 +300,15 @@ fn the_kserve_route_map_refuses_other_namespaces_by_path_and_by_host() {
             "churn-predictor.team-a.svc.cluster.local",
             "/v2/models/churn/infer",
         ),
+        // The model server's other calls are the model's too.
+        (
+            "kubeflow.example.com",
+            "/serving/team-a/churn/v2/models/churn/versions/3/infer",
+        ),
+        (
+            "churn.team-a.models.example.com",
+            "/openai/v1/chat/completions",
+        ),
     ] {
         let r = gw.send("POST", path, &[("host", host), ("authorization", &owner)]);
         assert_eq!(r.status, 200, "team-a on {host}{path}: {}", r.body);

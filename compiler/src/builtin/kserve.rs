@@ -18,8 +18,19 @@ pub const DEFAULT_HOSTS: &[&str] = &[
     "{api}-predictor.{namespace}.svc.cluster.local",
 ];
 
-/// By path: the namespace and the model are the two segments after `/serving`.
+/// By path: the namespace and the model are the two segments after `/serving`. The model
+/// server's other calls (versioned v2 paths, OpenAI-style `/openai/v1/…`, time series) are
+/// judged by the model's catch-alls: a read is `get`, a POST `predict`; loading and unloading
+/// models (`/v2/repository/…`) is `deploy` (kserve/kserve `python/kserve/kserve/protocol/rest/`
+/// `v1_endpoints.py`, `v2_endpoints.py`, `openai/endpoints.py`).
 const BY_PATH: &[R] = &[
+    act(&["GET"], "/serving/{namespace}/{api}/**", "get"),
+    act(&["POST"], "/serving/{namespace}/{api}/**", "predict"),
+    act(
+        &["POST"],
+        "/serving/{namespace}/{api}/v2/repository/**",
+        "deploy",
+    ),
     act(
         &["POST"],
         "/serving/{namespace}/{api}/v1/models/*",
@@ -45,8 +56,11 @@ const BY_PATH: &[R] = &[
     act(&["GET"], "/serving/{namespace}/{api}/v2/health/*", "get"),
 ];
 
-/// By host: the host gives the namespace and the model.
+/// By host: the host gives the namespace and the model; every path on it is the model's.
 const BY_HOST: &[R] = &[
+    act(&["GET"], "/**", "get"),
+    act(&["POST"], "/**", "predict"),
+    act(&["POST"], "/v2/repository/**", "deploy"),
     act(&["POST"], "/v1/models/*", "predict"),
     act(&["POST"], "/v1/models/*:explain", "explain"),
     act(&["POST"], "/v2/models/*/infer", "predict"),
