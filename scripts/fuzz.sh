@@ -55,6 +55,8 @@ PY
       ;;
     table)
       cp "$root/testdata/hostile/table.json" "$dir/hostile.json"
+      cargo run -q --manifest-path "$root/Cargo.toml" -p gatehouse -- show "$root/testdata/hostile/table.json" --format binary \
+        > "$dir/hostile.bin"
       printf '{"format_version":1}' > "$dir/empty.json"
       ;;
     keys)

@@ -43,6 +43,10 @@ pub enum Command {
     Diff(crate::authoring::diff::DiffArgs),
     /// Who holds an action in a namespace (users, groups, ServiceAccounts).
     WhoCan(crate::authoring::who_can::WhoCanArgs),
+    /// Make an Ed25519 key pair for signing tables (`compile --sign`).
+    Keygen(crate::table_file::KeygenArgs),
+    /// Print any table (JSON, binary or signed) as JSON.
+    Show(crate::table_file::ShowArgs),
 }
 
 /// Parses the command line and runs it.
@@ -70,5 +74,7 @@ pub fn run() -> ExitCode {
         Command::Test(args) => crate::authoring::run(crate::authoring::test::run(args)),
         Command::Diff(args) => crate::authoring::run(crate::authoring::diff::run(args)),
         Command::WhoCan(args) => crate::authoring::run(crate::authoring::who_can::run(args)),
+        Command::Keygen(args) => crate::table_file::keygen(args),
+        Command::Show(args) => crate::table_file::show(args),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::table::{GrantSpec, Table};
+use crate::table::Table;
 
 /// A set of actions, as bits indexed by the table's action list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,28 +20,45 @@ impl ActionSet {
 /// Largest number of distinct actions a table may hold.
 pub const MAX_ACTIONS: usize = 64;
 
-/// One grant at run time.
+/// One grant at run time: 32 bytes, whatever the names. Role and API names are interned in
+/// the [`Acl`]; where the grant came from is kept only when the table is loaded for the
+/// authoring tools (the gateway never reads it).
 #[derive(Debug, Clone)]
 pub struct Grant {
-    /// The role's name.
-    pub role: String,
+    /// The role, an index into [`Acl::role_names`].
+    pub role: u32,
     /// The role's actions.
     pub actions: ActionSet,
-    /// Sorted API names the grant is limited to; `None`: every API.
-    pub apis: Option<Vec<String>>,
-    /// Where it came from.
-    pub source: String,
+    /// The APIs the grant is limited to, as sorted ids ([`Acl::api_id`]); `None`: every API.
+    pub apis: Option<Box<[u32]>>,
+    /// Where it came from, an index into the ACL's sources; [`NO_SOURCE`] when not kept.
+    pub source: u32,
+}
+
+/// [`Grant::source`] of a grant whose source is not kept.
+pub const NO_SOURCE: u32 = u32::MAX;
+
+/// The API a request names, as the ACL knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiRef {
+    /// The request names no API.
+    None,
+    /// An API some grant names (its id).
+    Known(u32),
+    /// An API no grant names: only grants for every API cover it.
+    Other,
 }
 
 impl Grant {
     /// Whether the grant covers `action` on `api`.
-    pub fn covers(&self, action: u32, api: Option<&str>) -> bool {
+    pub fn covers(&self, action: u32, api: ApiRef) -> bool {
         self.actions.contains(action)
             && match (&self.apis, api) {
                 (None, _) => true,
-                (Some(list), Some(api)) => list.binary_search_by(|a| a.as_str().cmp(api)).is_ok(),
-                // A grant scoped to named APIs never covers a request that names no API.
-                (Some(_), None) => false,
+                (Some(list), ApiRef::Known(id)) => list.binary_search(&id).is_ok(),
+                // A grant scoped to named APIs never covers a request that names no API, nor
+                // one it does not name.
+                (Some(_), ApiRef::None | ApiRef::Other) => false,
             }
     }
 }
@@ -50,9 +67,9 @@ impl Grant {
 #[derive(Debug, Clone, Default)]
 pub struct SubjectGrants {
     /// By user name.
-    pub users: HashMap<String, Vec<Grant>>,
+    pub users: HashMap<Box<str>, Vec<Grant>>,
     /// By group name.
-    pub groups: HashMap<String, Vec<Grant>>,
+    pub groups: HashMap<Box<str>, Vec<Grant>>,
 }
 
 /// The whole ACL.
@@ -64,15 +81,22 @@ pub struct Acl {
     pub action_names: Vec<String>,
     /// Role name → actions.
     pub roles: HashMap<String, ActionSet>,
+    /// Role names by index ([`Grant::role`]).
+    pub role_names: Vec<String>,
+    /// API name → id, for every API a grant names.
+    apis: HashMap<Box<str>, u32>,
+    /// Sources by index ([`Grant::source`]); empty when not kept.
+    sources: Vec<Box<str>>,
     /// Per namespace.
-    pub namespaces: HashMap<String, SubjectGrants>,
+    pub namespaces: HashMap<Box<str>, SubjectGrants>,
     /// Grants that hold in every namespace.
     pub everywhere: SubjectGrants,
 }
 
 impl Acl {
-    /// Builds the ACL from a table.
-    pub fn new(table: &Table) -> Result<Acl, String> {
+    /// Builds the ACL from a table; `provenance` keeps each grant's source (the authoring
+    /// tools), or not (the gateway).
+    pub fn new(table: &Table, provenance: bool) -> Result<Acl, String> {
         if table.actions.len() > MAX_ACTIONS {
             return Err(format!(
                 "the table declares {} actions; at most {MAX_ACTIONS} are supported",
@@ -88,6 +112,7 @@ impl Acl {
                 return Err(format!("action `{name}` is listed twice"));
             }
         }
+        let mut role_ids: HashMap<&str, (u32, ActionSet)> = HashMap::new();
         for (role, actions) in &table.roles {
             let mut set = 0u64;
             for a in actions {
@@ -98,13 +123,11 @@ impl Acl {
                 set |= 1u64 << bit;
             }
             acl.roles.insert(role.clone(), ActionSet(set));
+            role_ids.insert(role, (acl.role_names.len() as u32, ActionSet(set)));
+            acl.role_names.push(role.clone());
         }
         for (ns, subjects) in &table.grants {
-            let target = if ns == "*" {
-                &mut acl.everywhere
-            } else {
-                acl.namespaces.entry(ns.clone()).or_default()
-            };
+            let mut target = SubjectGrants::default();
             for (subject, grants) in subjects {
                 let (map, name) = if let Some(u) = subject.strip_prefix("user:") {
                     (&mut target.users, u)
@@ -115,30 +138,76 @@ impl Acl {
                         "subject `{subject}` in namespace `{ns}` is neither `user:…` nor `group:…`"
                     ));
                 };
-                let list = map.entry(name.to_string()).or_default();
+                let mut list = Vec::with_capacity(grants.len());
                 for g in grants {
-                    list.push(Self::grant(&acl.roles, g)?);
+                    let (role, actions) = *role_ids.get(g.role.as_str()).ok_or_else(|| {
+                        format!("grant from {} names unknown role `{}`", g.source, g.role)
+                    })?;
+                    // Binary tables carry no sources: an empty one is none.
+                    let source = if provenance && !g.source.is_empty() {
+                        acl.sources.push(g.source.as_str().into());
+                        (acl.sources.len() - 1) as u32
+                    } else {
+                        NO_SOURCE
+                    };
+                    let apis = g.apis.as_ref().map(|names| acl.intern_apis(names));
+                    list.push(Grant {
+                        role,
+                        actions,
+                        apis,
+                        source,
+                    });
                 }
+                list.shrink_to_fit();
+                map.entry(name.into()).or_default().extend(list);
+            }
+            if ns == "*" {
+                merge(&mut acl.everywhere, target);
+            } else {
+                merge(
+                    acl.namespaces.entry(ns.as_str().into()).or_default(),
+                    target,
+                );
             }
         }
         Ok(acl)
     }
 
-    fn grant(roles: &HashMap<String, ActionSet>, g: &GrantSpec) -> Result<Grant, String> {
-        let actions = *roles
-            .get(&g.role)
-            .ok_or_else(|| format!("grant from {} names unknown role `{}`", g.source, g.role))?;
-        let apis = g.apis.clone().map(|mut v| {
-            v.sort();
-            v.dedup();
-            v
-        });
-        Ok(Grant {
-            role: g.role.clone(),
-            actions,
-            apis,
-            source: g.source.clone(),
-        })
+    /// Sorted, deduplicated ids of API names, interning the new ones.
+    fn intern_apis(&mut self, names: &[String]) -> Box<[u32]> {
+        let mut ids: Vec<u32> = names
+            .iter()
+            .map(|n| {
+                let next = self.apis.len() as u32;
+                *self.apis.entry(n.as_str().into()).or_insert(next)
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_boxed_slice()
+    }
+
+    /// How the ACL knows the API a request names.
+    pub fn api_ref(&self, api: Option<&str>) -> ApiRef {
+        match api {
+            None => ApiRef::None,
+            Some(a) => self
+                .apis
+                .get(a)
+                .map_or(ApiRef::Other, |id| ApiRef::Known(*id)),
+        }
+    }
+
+    /// Where a grant came from, when the ACL keeps sources.
+    pub fn source(&self, grant: &Grant) -> Option<&str> {
+        self.sources.get(grant.source as usize).map(|s| &**s)
+    }
+
+    /// A grant's role name.
+    pub fn role_name(&self, grant: &Grant) -> &str {
+        self.role_names
+            .get(grant.role as usize)
+            .map_or("", String::as_str)
     }
 
     /// Every grant that applies to `user` / `groups` in `namespace`: namespace grants first,
@@ -157,9 +226,19 @@ impl Acl {
                 let own = sg.users.get(user).into_iter().flatten();
                 let via_groups = groups
                     .iter()
-                    .filter_map(move |g| sg.groups.get(g))
+                    .filter_map(move |g| sg.groups.get(g.as_str()))
                     .flatten();
                 own.chain(via_groups)
             })
+    }
+}
+
+/// Adds `from`'s grants to `into`'s.
+fn merge(into: &mut SubjectGrants, from: SubjectGrants) {
+    for (name, grants) in from.users {
+        into.users.entry(name).or_default().extend(grants);
+    }
+    for (name, grants) in from.groups {
+        into.groups.entry(name).or_default().extend(grants);
     }
 }

@@ -6,6 +6,7 @@
 //! then [`Engine::authorize`] judges the verified identity against the route's namespace.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use crate::acl::Acl;
 use crate::host::normalize_authority;
@@ -15,6 +16,7 @@ use crate::reason::DenyReason;
 use crate::route::{RouteTable, Target};
 use crate::table::{Access, GatewaySettings, Table, FORMAT_VERSION};
 use crate::token::Verifiers;
+use crate::wire::{self, Form, WireError};
 
 pub use crate::identity::Identity;
 
@@ -94,6 +96,8 @@ pub enum LoadError {
     },
     /// Not JSON at all.
     NotJson(String),
+    /// A binary table that does not decode.
+    Binary(String),
     /// No `format_version`, or one this filter does not read.
     Version(Option<u32>),
     /// JSON of the right version that does not match the format.
@@ -124,6 +128,7 @@ impl std::fmt::Display for LoadError {
                 write!(f, "table is {bytes} bytes; the limit is {MAX_TABLE_BYTES}")
             }
             LoadError::NotJson(e) => write!(f, "table is not valid JSON: {e}"),
+            LoadError::Binary(e) => write!(f, "binary table refused: {e}"),
             LoadError::Version(Some(v)) => write!(
                 f,
                 "table format_version {v} is not supported; this filter reads {FORMAT_VERSION}: recompile with a matching `gatehouse`"
@@ -149,6 +154,16 @@ impl std::error::Error for LoadError {}
 /// Largest table (bytes of JSON) the engine loads.
 pub const MAX_TABLE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Whether a loaded table keeps where each grant came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Keep it, and the table's grants (`check`, `explain`, `who-can`, `diff`: `granted_by`).
+    Keep,
+    /// Drop both: the grants live only in the ACL, 32 bytes each, and decisions carry no
+    /// `granted_by` (the gateway).
+    Drop,
+}
+
 /// A loaded, immutable table.
 #[derive(Debug)]
 pub struct Engine {
@@ -163,8 +178,34 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Parses and loads a table from JSON bytes.
+    /// Loads a table from its JSON or binary form. A signed table is refused here: the caller
+    /// checks it first ([`crate::wire::open`]) and passes the binary table inside.
+    pub fn from_bytes(bytes: &[u8], provenance: Provenance) -> Result<Engine, LoadError> {
+        if bytes.len() > MAX_TABLE_BYTES {
+            return Err(LoadError::TooLarge { bytes: bytes.len() });
+        }
+        match wire::form(bytes) {
+            Some(Form::Binary) => {
+                let table = wire::decode(bytes).map_err(|e| match e {
+                    WireError::Version(v) => LoadError::Version(Some(v)),
+                    e => LoadError::Binary(e.to_string()),
+                })?;
+                Engine::load(table, provenance)
+            }
+            Some(Form::Signed) => Err(LoadError::Binary(
+                "a signed table must be checked against its trusted keys first".into(),
+            )),
+            _ => Engine::from_json_as(bytes, provenance),
+        }
+    }
+
+    /// Parses and loads a table from JSON bytes, for the authoring tools.
     pub fn from_json(bytes: &[u8]) -> Result<Engine, LoadError> {
+        Engine::from_json_as(bytes, Provenance::Keep)
+    }
+
+    /// Parses and loads a table from JSON bytes.
+    pub fn from_json_as(bytes: &[u8], provenance: Provenance) -> Result<Engine, LoadError> {
         if bytes.len() > MAX_TABLE_BYTES {
             return Err(LoadError::TooLarge { bytes: bytes.len() });
         }
@@ -189,11 +230,16 @@ impl Engine {
         if let Some(e) = version_error(Some(table.format_version)) {
             return Err(e);
         }
-        Engine::new(table)
+        Engine::load(table, provenance)
     }
 
-    /// Loads a parsed table.
+    /// Loads a parsed table for the authoring tools: every grant keeps its source.
     pub fn new(table: Table) -> Result<Engine, LoadError> {
+        Engine::load(table, Provenance::Keep)
+    }
+
+    /// Loads a parsed table as `provenance` says.
+    pub fn load(mut table: Table, provenance: Provenance) -> Result<Engine, LoadError> {
         if table.format_version != FORMAT_VERSION {
             return Err(LoadError::Version(Some(table.format_version)));
         }
@@ -201,7 +247,11 @@ impl Engine {
         check_header_name(&table.gateway.groups_header)?;
         let routes = RouteTable::new(&table.routes)
             .map_err(|errs| LoadError::Routes(errs.into_iter().map(|e| e.message).collect()))?;
-        let acl = Acl::new(&table).map_err(LoadError::Acl)?;
+        let acl = Acl::new(&table, provenance == Provenance::Keep).map_err(LoadError::Acl)?;
+        if provenance == Provenance::Drop {
+            // INVARIANT: the gateway holds each grant once, in the ACL.
+            table.grants = BTreeMap::new();
+        }
         for r in &table.routes {
             if let Access::Action(a) = &r.access {
                 if !acl.actions.contains_key(a) {
@@ -312,15 +362,16 @@ impl Engine {
         };
         let bit = self.acl.actions.get(action).copied();
         let ns = target.namespace.as_deref().unwrap_or_default();
+        let api = self.acl.api_ref(target.api.as_deref());
         let grant = bit.and_then(|bit| {
             self.acl
                 .grants_for(ns, &identity.user, &identity.groups)
-                .find(|g| g.covers(bit, target.api.as_deref()))
+                .find(|g| g.covers(bit, api))
         });
         let action = Some(action.clone());
         match grant {
             Some(g) => {
-                let source = Some(g.source.clone());
+                let source = self.acl.source(g).map(str::to_owned);
                 self.allow(identity, target.into_owned(), action, source)
             }
             None => {

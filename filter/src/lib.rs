@@ -23,6 +23,7 @@ pub mod reason;
 pub mod route;
 pub mod table;
 pub mod token;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

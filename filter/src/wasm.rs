@@ -65,7 +65,7 @@ impl RootContext for Root {
             return false;
         };
         let result = shared.filter.configure(config.as_deref());
-        let live = shared.filter.live().is_some();
+        let live = shared.filter.wants_ticks();
         let released = shared.filter.take_released();
         drop(shared);
         decide_again(&self.shared, released);
@@ -184,7 +184,7 @@ impl HttpContext for Request {
 fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
     with_refresher(shared, |filter, host| {
         let now = now_ms();
-        let cap = filter.fetch_body_cap().unwrap_or(0);
+        let cap = filter.fetch_body_cap(token).unwrap_or(0);
         let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
         let status = headers
             .iter()
@@ -281,15 +281,23 @@ fn count(metrics: &mut HashMap<String, u32>, metric: &str) {
     let _ = hostcalls::increment_metric(id, 1);
 }
 
-/// Dispatches `GET path` to `cluster`: the only network call the filter makes.
-fn fetch(cluster: &str, authority: &str, path: &str, timeout_ms: u64) -> Result<u32, String> {
-    let headers = vec![
+/// Dispatches `GET path` to `cluster` (keys and tables): the only network calls the filter
+/// makes.
+fn fetch(
+    cluster: &str,
+    authority: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    timeout_ms: u64,
+) -> Result<u32, String> {
+    let mut headers = vec![
         (":method", "GET"),
         (":path", path),
         (":authority", authority),
         ("accept", "application/json, application/x-pem-file, */*"),
         ("user-agent", "gatehouse"),
     ];
+    headers.extend_from_slice(extra);
     hostcalls::dispatch_http_call(
         cluster,
         headers,
@@ -333,7 +341,18 @@ impl FetchHost for WasmHost<'_> {
         path: &str,
         timeout: u64,
     ) -> Result<u32, String> {
-        let token = fetch(cluster, authority, path, timeout)?;
+        self.fetch_with(cluster, authority, path, &[], timeout)
+    }
+
+    fn fetch_with(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: u64,
+    ) -> Result<u32, String> {
+        let token = fetch(cluster, authority, path, headers, timeout)?;
         if let Some(fetches) = &mut self.fetches {
             fetches.push(token);
         }

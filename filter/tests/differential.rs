@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_filter::engine::Provenance;
 use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::*;
 use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
@@ -162,6 +163,8 @@ proptest! {
         request in (0..6usize, 0..NAMESPACES.len(), 0..APIS.len()),
     ) {
         let engine = Engine::new(table(&grants)).unwrap();
+        // The gateway's form of the same table: grants only in the ACL, without sources.
+        let gateway = Engine::load(table(&grants), Provenance::Drop).unwrap();
         let groups: Vec<usize> = groups.into_iter().collect();
         let (kind, ns, api) = request;
         let (method, path, api) = match kind {
@@ -182,6 +185,10 @@ proptest! {
         let expected = reference(&grants, user, &groups, method, ns, api);
         let got = pipeline::run(&engine, &Request::new(judged, &path), asserted(Some(&id))).decision.verdict;
         let want = if expected { Verdict::Allow } else { Verdict::Deny(DenyReason::NotPermitted) };
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(&got, &want);
+        let at_gateway = pipeline::run(&gateway, &Request::new(judged, &path), asserted(Some(&id))).decision;
+        prop_assert_eq!(at_gateway.verdict, want);
+        prop_assert!(at_gateway.granted_by.is_none());
+        prop_assert!(gateway.table.grants.is_empty());
     }
 }

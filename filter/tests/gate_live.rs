@@ -126,7 +126,7 @@ fn a_new_dex_key_holds_the_request_fetches_once_and_then_allows_it() {
     let token = dex_token("dex-2", "cognito-rsa.key.pem", "alice@example.com");
     let mut h = bearer(&token, 11, NOW);
     let waiting = held(f.on_request(&mut h));
-    assert_eq!(waiting.issuer, "dex");
+    assert_eq!(waiting.issuer.as_deref(), Some("dex"));
     assert_eq!(
         h.fetches,
         vec![(

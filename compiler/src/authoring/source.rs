@@ -91,9 +91,8 @@ pub fn load_dir_with(dir: &Path, deny_warnings: bool) -> Result<Engine, Failure>
 
 /// Reads and loads a compiled table.
 pub fn load_table(file: &Path) -> Result<Engine, Failure> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| Failure::Invalid(format!("cannot read table `{}`: {e}", file.display())))?;
-    Engine::from_json(&bytes)
+    let bytes = crate::table_file::read(file, &[]).map_err(Failure::Invalid)?;
+    Engine::from_bytes(&bytes, gatehouse_filter::engine::Provenance::Keep)
         .map_err(|e| Failure::Invalid(format!("table `{}`: {e}", file.display())))
 }
 

@@ -9,7 +9,8 @@ use clap::ValueEnum;
 use super::validate::parse_time;
 use crate::diagnostic::{render_denied_warnings, render_human, render_json, Diagnostic};
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
-use crate::{compile_dir, table_json, CompileOptions};
+use crate::table_file::{encode, read_signing_key, Format};
+use crate::{compile_dir, CompileOptions};
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,6 +38,14 @@ pub struct CompileArgs {
     /// Treat warnings as errors: print them, write no table and exit 1 (for CI).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// The table's form: JSON (for people and Git) or the compact binary form (for gateways;
+    /// no grant sources). Default: JSON, or binary with `--sign`.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Sign the (binary) table with this Ed25519 private key (PKCS#8 PEM, `gatehouse keygen`),
+    /// for a gateway that fetches it by reference.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 fn print_diags(diags: &[Diagnostic], format: ErrorFormat) {
@@ -79,8 +88,24 @@ pub fn run(args: &CompileArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     }
     print_diags(&compiled.warnings, args.error_format);
-    let json = match table_json(&compiled.table) {
-        Ok(json) => json,
+    let seed = match args.sign.as_deref().map(read_signing_key).transpose() {
+        Ok(seed) => seed,
+        Err(e) => {
+            eprintln!("error: --sign: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if seed.is_some() && args.format == Some(Format::Json) {
+        eprintln!("error: --sign writes the binary form; drop --format json");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let format = args.format.unwrap_or(if seed.is_some() {
+        Format::Binary
+    } else {
+        Format::Json
+    });
+    let bytes = match encode(&compiled.table, format, seed.as_ref()) {
+        Ok(bytes) => bytes,
         Err(e) => {
             // A bug, not the author's input: say so and write nothing.
             eprintln!("error: cannot serialize the table: {e}");
@@ -88,10 +113,10 @@ pub fn run(args: &CompileArgs) -> ExitCode {
         }
     };
     let written = match &args.output {
-        Some(path) => std::fs::write(path, json)
+        Some(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
         None => std::io::stdout()
-            .write_all(json.as_bytes())
+            .write_all(&bytes)
             .map_err(|e| format!("cannot write the table: {e}")),
     };
     match written {

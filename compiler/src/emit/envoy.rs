@@ -255,13 +255,17 @@ fn read_input(wasm: &Path, table: &Path) -> Result<TableInput, EmitFailure> {
     }
     let wasm = std::fs::canonicalize(wasm)
         .map_err(|e| Invalid(format!("--wasm `{}`: {e}", wasm.display())))?;
-    let bytes =
-        std::fs::read(table).map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
+    let at = |e: &dyn std::fmt::Display| Invalid(format!("--table `{}`: {e}", table.display()));
+    let bytes = crate::table_file::read(table, &[]).map_err(Invalid)?;
     // Refuse a table the filter would refuse, rather than start an Envoy that denies everything.
-    let engine = gatehouse_filter::Engine::from_json(&bytes)
-        .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
-    let json = String::from_utf8(bytes)
-        .map_err(|e| Invalid(format!("--table `{}`: {e}", table.display())))?;
+    let engine =
+        gatehouse_filter::Engine::from_bytes(&bytes, gatehouse_filter::engine::Provenance::Keep)
+            .map_err(|e| at(&e))?;
+    // Inline, the table travels as JSON (a binary table is turned back into it).
+    let json = match gatehouse_filter::wire::form(&bytes) {
+        Some(gatehouse_filter::wire::Form::Json) => String::from_utf8(bytes).map_err(|e| at(&e))?,
+        _ => crate::table_json(&engine.table).map_err(|e| at(&e))?,
+    };
     Ok(TableInput {
         wasm,
         json,

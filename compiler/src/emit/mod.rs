@@ -247,13 +247,26 @@ pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
 /// The table as JSON, its bytes, and its key hosts.
 type ReadTable = (serde_json::Value, Vec<u8>, Vec<crate::key_hosts::KeyHost>);
 
+use gatehouse_filter::engine::Provenance;
+use gatehouse_filter::wire::Form;
+
 fn read_table(path: &std::path::Path) -> Result<ReadTable, String> {
     let at = |e: &dyn std::fmt::Display| format!("--table `{}`: {e}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
+    let bytes = crate::table_file::read(path, &[])?;
     // Refuse a table the filter would refuse, rather than deploy a gateway that denies everything.
-    let engine = gatehouse_filter::Engine::from_json(&bytes).map_err(|e| at(&e))?;
+    let engine =
+        gatehouse_filter::Engine::from_bytes(&bytes, Provenance::Keep).map_err(|e| at(&e))?;
     let key_hosts = crate::key_hosts::key_hosts(&engine.table).map_err(|e| at(&e))?;
-    let table = serde_json::from_slice(&bytes).map_err(|e| at(&e))?;
+    // Inline, the table travels as JSON (a binary table is turned back into it).
+    let (table, bytes) = if gatehouse_filter::wire::form(&bytes) == Some(Form::Json) {
+        (serde_json::from_slice(&bytes).map_err(|e| at(&e))?, bytes)
+    } else {
+        let json = crate::table_json(&engine.table).map_err(|e| at(&e))?;
+        (
+            serde_json::from_str(&json).map_err(|e| at(&e))?,
+            json.into_bytes(),
+        )
+    };
     Ok((table, bytes, key_hosts))
 }
 

@@ -9,16 +9,19 @@
 //! 5. decide; on allow set the identity headers, on deny answer 400/401/403/503 with a JSON body.
 
 mod deny;
+pub mod source;
 
 pub(crate) use crate::observe::metric_name;
 use deny::{deny, deny_with, query_names, Context};
 
 use crate::cache::{token_key, TokenCache};
-use crate::engine::{Engine, Verdict};
+use crate::engine::{Engine, Provenance, Verdict};
 use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
 use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
+use crate::wire::{self, Form};
+use source::{Fetched, TableSource, TableSourceSpec};
 
 /// Header names used when no table is loaded.
 pub const DEFAULT_USER_HEADER: &str = "kubeflow-userid";
@@ -52,11 +55,12 @@ pub trait Host: FetchHost {
     }
 }
 
-/// A request held for its issuer's keys: what the host keeps until it is decided again.
+/// A request held for its issuer's keys, or for the first table: what the host keeps until it
+/// is decided again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
-    /// The issuer whose keys are being fetched.
-    pub issuer: String,
+    /// The issuer whose keys are being fetched; `None`: the table is.
+    pub issuer: Option<String>,
     /// The request's headers as they arrived (the request path has since removed the
     /// identity headers from the live request; deciding again reads these).
     pub headers: Vec<(String, Vec<u8>)>,
@@ -141,7 +145,10 @@ fn decide<H: Host>(
     });
     if let Some(f) = &decided.failure {
         if let Some(issuer) = hold(live.as_mut(), f, host) {
-            return Outcome::Held(Box::new(Held { issuer, headers }));
+            return Outcome::Held(Box::new(Held {
+                issuer: Some(issuer),
+                headers,
+            }));
         }
     }
     if decided.path_changed {
@@ -289,6 +296,8 @@ pub struct Filter {
     engine: Option<Engine>,
     cache: TokenCache,
     live: Option<KeyRefresh>,
+    /// Where tables come from when the configuration names a source instead of a table.
+    source: Option<TableSource>,
     /// Requests held by a refresher that a reload replaced: to decide again.
     released: Vec<u32>,
 }
@@ -299,9 +308,27 @@ impl Default for Filter {
             engine: None,
             cache: TokenCache::new(1),
             live: None,
+            source: None,
             released: Vec::new(),
         }
     }
+}
+
+/// Whether a (small) configuration is an object with a `table_source`: then its errors are
+/// the source's, not a table's.
+fn names_source(bytes: &[u8]) -> bool {
+    bytes.len() <= 64 * 1024
+        && serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.contains_key("table_source")))
+            .unwrap_or(false)
+}
+
+/// A plugin configuration that names a table source instead of holding a table.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceConfig {
+    table_source: TableSourceSpec,
 }
 
 /// Collects the requests a replaced refresher lets go (it fetches nothing more).
@@ -334,39 +361,86 @@ impl Filter {
         let Some(bytes) = config.filter(|b| !b.is_empty()) else {
             return Err(format!("gatehouse: no plugin configuration; {}", kept()));
         };
-        let loaded = Engine::from_json(bytes).map(|mut engine| {
-            let live = engine.take_key_refresh();
-            (engine, live)
-        });
-        match loaded {
-            Ok((engine, live)) => {
-                let msg = format!(
-                    "gatehouse: table loaded: {} routes, {} issuers ({} with live keys), {} namespaces, token cache {}",
-                    engine.table.routes.len(),
-                    engine.table.issuers.len(),
-                    live.as_ref().map_or(0, KeyRefresh::issuers),
-                    engine.table.namespaces.len(),
-                    engine.gateway().token_cache_size
-                );
-                // Keys or issuers may have changed: earlier verifications no longer count.
-                self.cache = TokenCache::new(engine.gateway().token_cache_size);
-                self.engine = Some(engine);
-                // Issuers the new table keeps (same name, same key URL) keep what their
-                // refresher learned; requests the old refresher held are decided again with
-                // the new table.
-                let mut live = live;
-                if let (Some(new), Some(old)) = (&mut live, &self.live) {
-                    new.adopt(old);
+        // A source configuration is small and fails at its first field when it is a table.
+        let config = match serde_json::from_slice::<SourceConfig>(bytes) {
+            Ok(config) => Some(config),
+            Err(e) if names_source(bytes) => {
+                return Err(format!("gatehouse: configuration refused: {e}; {}", kept()))
+            }
+            Err(_) => None,
+        };
+        if let Some(config) = config {
+            let source = TableSource::new(config.table_source)
+                .map_err(|e| format!("gatehouse: configuration refused: {e}; {}", kept()))?;
+            let msg = format!(
+                "gatehouse: tables from {} (cluster {}), polled every {} s; {}",
+                source.spec().url,
+                source.spec().cluster,
+                source.spec().poll_seconds,
+                if self.engine.is_some() {
+                    "the table in force stays until one arrives"
+                } else {
+                    "requests wait for the first table"
                 }
-                if let Some(mut old) = std::mem::replace(&mut self.live, live) {
-                    let mut released = Released::default();
-                    old.release_all(&mut released);
-                    self.released.extend(released.0);
-                }
-                Ok(msg)
+            );
+            self.replace_source(Some(source));
+            return Ok(msg);
+        }
+        if wire::form(bytes) == Some(Form::Signed) {
+            return Err(format!(
+                "gatehouse: table refused: a signed table is fetched from a `table_source`, not inlined; {}",
+                kept()
+            ));
+        }
+        match Engine::from_bytes(bytes, Provenance::Drop) {
+            Ok(engine) => {
+                self.replace_source(None);
+                Ok(self.install(engine))
             }
             Err(e) => Err(format!("gatehouse: table refused: {e}; {}", kept())),
         }
+    }
+
+    /// Replaces the table source; requests the old one held are decided again.
+    fn replace_source(&mut self, source: Option<TableSource>) {
+        if let Some(mut old) = std::mem::replace(&mut self.source, source) {
+            let mut released = Released::default();
+            old.release_all(&mut released);
+            self.released.extend(released.0);
+        }
+    }
+
+    /// Puts a loaded table in force; says what it holds.
+    fn install(&mut self, mut engine: Engine) -> String {
+        let live = engine.take_key_refresh();
+        let msg = format!(
+            "gatehouse: table loaded: {} routes, {} issuers ({} with live keys), {} namespaces, token cache {}",
+            engine.table.routes.len(),
+            engine.table.issuers.len(),
+            live.as_ref().map_or(0, KeyRefresh::issuers),
+            engine.table.namespaces.len(),
+            engine.gateway().token_cache_size
+        );
+        // Keys or issuers may have changed: earlier verifications no longer count.
+        self.cache = TokenCache::new(engine.gateway().token_cache_size);
+        self.engine = Some(engine);
+        // Issuers the new table keeps (same name, same key URL) keep what their refresher
+        // learned; requests the old refresher held are decided again with the new table.
+        let mut live = live;
+        if let (Some(new), Some(old)) = (&mut live, &self.live) {
+            new.adopt(old);
+        }
+        if let Some(mut old) = std::mem::replace(&mut self.live, live) {
+            let mut released = Released::default();
+            old.release_all(&mut released);
+            self.released.extend(released.0);
+        }
+        msg
+    }
+
+    /// Whether the worker needs timer ticks: live keys, or a table source to poll.
+    pub fn wants_ticks(&self) -> bool {
+        self.live.is_some() || self.source.is_some()
     }
 
     /// The table in force.
@@ -383,6 +457,17 @@ impl Filter {
     /// ([`Outcome::Held`]).
     pub fn on_request<H: Host>(&mut self, host: &mut H) -> Outcome {
         let headers = host.request_headers();
+        if self.engine.is_none() {
+            if let Some(source) = &mut self.source {
+                let (context_id, now_ms) = (host.context_id(), host.now_ms());
+                if source.hold(context_id, now_ms, host) {
+                    return Outcome::Held(Box::new(Held {
+                        issuer: None,
+                        headers,
+                    }));
+                }
+            }
+        }
         let live = self.live.as_mut().map(|refresh| Live {
             refresh,
             may_hold: true,
@@ -408,10 +493,11 @@ impl Filter {
             Outcome::Continue => "held_allowed",
             _ => "held_denied",
         };
-        host.count(&format!(
-            "gatehouse.keys.{}.{event}",
-            metric_name(&held.issuer)
-        ));
+        let metric = match &held.issuer {
+            Some(issuer) => format!("gatehouse.keys.{}.{event}", metric_name(issuer)),
+            None => format!("gatehouse.table.{event}"),
+        };
+        host.count(&metric);
         outcome
     }
 
@@ -420,12 +506,18 @@ impl Filter {
         if let Some(live) = &mut self.live {
             live.forget(context_id);
         }
+        if let Some(source) = &mut self.source {
+            source.forget(context_id);
+        }
     }
 
     /// The key fetch `token` will never be answered (see [`KeyRefresh::abandon`]).
     pub fn abandon_fetch(&mut self, token: u32, now_ms: u64) {
         if let Some(live) = &mut self.live {
             live.abandon(token, now_ms);
+        }
+        if let Some(source) = &mut self.source {
+            source.abandon(token, now_ms);
         }
     }
 
@@ -439,11 +531,17 @@ impl Filter {
         if let Some(live) = &mut self.live {
             live.on_tick(now_ms, host);
         }
+        if let Some(source) = &mut self.source {
+            source.on_tick(now_ms, host);
+        }
     }
 
-    /// The largest key document the refresher reads, bytes (`None`: no live keys).
-    pub fn fetch_body_cap(&self) -> Option<usize> {
-        self.live.as_ref().map(|l| l.bounds().max_body_bytes)
+    /// The largest answer read for fetch `token`, bytes (`None`: no fetch of ours).
+    pub fn fetch_body_cap(&self, token: u32) -> Option<usize> {
+        match &self.source {
+            Some(source) if source.owns(token) => Some(source.max_bytes()),
+            _ => self.live.as_ref().map(|l| l.bounds().max_body_bytes),
+        }
     }
 
     /// A key fetch answered (see [`KeyRefresh::on_response`]).
@@ -456,8 +554,34 @@ impl Filter {
         now_ms: u64,
         host: &mut F,
     ) {
+        if let Some(source) = self.source.as_mut().filter(|s| s.owns(token)) {
+            if let Fetched::Load(binary) =
+                source.on_response(token, status, headers, body, now_ms, host)
+            {
+                self.load_fetched(&binary, now_ms, host);
+            }
+            return;
+        }
         if let Some(live) = &mut self.live {
             live.on_response(token, status, headers, body, now_ms, host);
+        }
+    }
+
+    /// Loads a fetched table whose signature verified; a table that does not load leaves the
+    /// one in force.
+    fn load_fetched<F: FetchHost>(&mut self, binary: &[u8], now_ms: u64, host: &mut F) {
+        match Engine::from_bytes(binary, Provenance::Drop) {
+            Ok(engine) => {
+                let summary = self.install(engine);
+                if let Some(source) = &mut self.source {
+                    source.loaded(&summary, now_ms, host);
+                }
+            }
+            Err(e) => {
+                if let Some(source) = &mut self.source {
+                    source.refused(&e.to_string(), now_ms, host);
+                }
+            }
         }
     }
 
@@ -469,6 +593,10 @@ impl Filter {
         now_ms: u64,
         host: &mut F,
     ) {
+        if let Some(source) = self.source.as_mut().filter(|s| s.owns(token)) {
+            source.on_failure(token, reason, now_ms, host);
+            return;
+        }
         if let Some(live) = &mut self.live {
             live.on_failure(token, reason, now_ms, host);
         }

@@ -110,6 +110,19 @@ pub trait FetchHost {
     ) -> Result<u32, String> {
         Err("this host does not fetch".into())
     }
+    /// [`FetchHost::fetch`] with more request headers (`if-none-match`). The default leaves
+    /// them out, which costs a full answer where `304` would do, never a wrong one.
+    fn fetch_with(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout_ms: u64,
+    ) -> Result<u32, String> {
+        let _ = headers;
+        self.fetch(cluster, authority, path, timeout_ms)
+    }
     /// Lets a held HTTP request go (the host tolerates a context that is gone). The default
     /// does nothing: a host that cannot fetch never has a request held.
     // INVARIANT: the implementation decides the request again (with the keys as they are now)

@@ -18,6 +18,8 @@ pub struct MockHost {
     pub context_id: u32,
     /// Key fetches dispatched: cluster, authority, path.
     pub fetches: Vec<(String, String, String)>,
+    /// The extra request headers of each fetch (`if-none-match`).
+    pub fetch_headers: Vec<Vec<(String, String)>>,
     /// Held requests the refresher let go.
     pub resumed: Vec<u32>,
 }
@@ -35,6 +37,7 @@ impl MockHost {
             now: 1_800_000_000,
             context_id: 7,
             fetches: vec![],
+            fetch_headers: vec![],
             resumed: vec![],
         }
     }
@@ -84,8 +87,24 @@ impl FetchHost for MockHost {
         path: &str,
         _timeout_ms: u64,
     ) -> Result<u32, String> {
+        self.fetch_with(cluster, authority, path, &[], 0)
+    }
+    fn fetch_with(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
         self.fetches
             .push((cluster.into(), authority.into(), path.into()));
+        self.fetch_headers.push(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
         Ok(self.fetches.len() as u32)
     }
     fn resume(&mut self, context_id: u32) {

@@ -1,0 +1,179 @@
+//! Table forms end to end through the binary: `keygen`, `compile --format binary` and
+//! `--sign`, `show`, and the authoring tools reading every form alike.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::gatehouse;
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = gatehouse(args);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn every_form_reads_back_as_the_same_table_and_decides_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (json, bin, signed) = (
+        tmp.path().join("t.json"),
+        tmp.path().join("t.bin"),
+        tmp.path().join("t.signed"),
+    );
+    let signer = tmp.path().join("signer");
+    let (c, public, err) = run(&["keygen", "--out", s(&signer)]);
+    assert_eq!(c, 0, "{err}");
+    let key = tmp.path().join("signer.key");
+    let public = public.trim().to_string();
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("signer.pub"))
+            .unwrap()
+            .trim(),
+        public
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the private key is readable by others: {mode:o}"
+        );
+    }
+    // keygen never overwrites.
+    let (c, _, err) = run(&["keygen", "--out", s(&signer)]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("never overwrites"), "{err}");
+
+    for (out, extra) in [
+        (&json, vec![]),
+        (&bin, vec!["--format", "binary"]),
+        (&signed, vec!["--sign", s(&key)]),
+    ] {
+        let mut args = vec!["compile", "policies", "--now", NOW, "-o", s(out)];
+        args.extend(extra);
+        let (c, _, err) = run(&args);
+        assert_eq!(c, 0, "{err}");
+    }
+    let sizes: Vec<u64> = [&json, &bin, &signed]
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect();
+    assert!(
+        sizes[1] < sizes[0] && sizes[2] == sizes[1] + 101,
+        "{sizes:?}"
+    );
+
+    // `show` prints every form as the JSON table, less the sources the binary form drops.
+    let (_, from_json, _) = run(&["show", s(&json)]);
+    let (c, from_bin, err) = run(&["show", s(&bin)]);
+    assert_eq!(c, 0, "{err}");
+    let (c, from_signed, err) = run(&["show", s(&signed), "--trust", &public]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(from_bin, from_signed);
+    let strip = |text: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        for subjects in v["grants"].as_object_mut().unwrap().values_mut() {
+            for grants in subjects.as_object_mut().unwrap().values_mut() {
+                for g in grants.as_array_mut().unwrap() {
+                    g.as_object_mut().unwrap().remove("source");
+                }
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&from_json), strip(&from_bin));
+
+    // The authoring tools read all three and decide alike.
+    for table in [&json, &bin, &signed] {
+        let (c, out, err) = run(&[
+            "check",
+            "--table",
+            s(table),
+            "--user",
+            "bob@example.com",
+            "DELETE",
+            "/jupyter/api/namespaces/alice/notebooks/nb-1",
+        ]);
+        assert_eq!(c, 0, "{}: {out}{err}", table.display());
+        let (c, out, _) = run(&[
+            "check",
+            "--table",
+            s(table),
+            "--user",
+            "carol@example.com",
+            "DELETE",
+            "/jupyter/api/namespaces/alice/notebooks/nb-1",
+        ]);
+        assert_eq!(c, 3, "{}: {out}", table.display());
+        let (c, out, err) = run(&["who-can", "delete", "alice", "--table", s(table)]);
+        assert_eq!(c, 0, "{err}");
+        assert!(out.contains("bob@example.com"), "{out}");
+    }
+    let (c, out, err) = run(&["diff", s(&json), s(&signed)]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("no changes"), "{out}");
+    // Reading a signed table unchecked says so.
+    let (_, _, err) = run(&["who-can", "delete", "alice", "--table", s(&signed)]);
+    assert!(err.contains("signature is not checked"), "{err}");
+}
+
+#[test]
+fn a_signed_table_is_shown_only_with_its_key_and_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run(&["keygen", "--out", s(&a)]);
+    let (_, other, _) = run(&["keygen", "--out", s(&b)]);
+    let signed = tmp.path().join("t.signed");
+    let key = tmp.path().join("a.key");
+    let (c, _, err) = run(&[
+        "compile",
+        "policies",
+        "--now",
+        NOW,
+        "--sign",
+        s(&key),
+        "-o",
+        s(&signed),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let (c, _, err) = run(&["show", s(&signed), "--trust", other.trim()]);
+    assert_eq!(c, 1);
+    assert!(err.contains("not trusted"), "{err}");
+    // The public key file works as --trust too.
+    let (c, _, err) = run(&["show", s(&signed), "--trust", s(&tmp.path().join("a.pub"))]);
+    assert_eq!(c, 0, "{err}");
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&signed, &bytes).unwrap();
+    let (c, _, err) = run(&["show", s(&signed), "--trust", s(&tmp.path().join("a.pub"))]);
+    assert_eq!(c, 1);
+    assert!(err.contains("signature does not verify"), "{err}");
+    // --sign with JSON is refused; a key that is not one is named.
+    let (c, _, err) = run(&["compile", "policies", "--sign", s(&key), "--format", "json"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("binary"), "{err}");
+    let (c, _, err) = run(&["compile", "policies", "--sign", "README.md"]);
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("README.md") && err.contains("PRIVATE KEY"),
+        "{err}"
+    );
+    // A file that is no table.
+    let (c, _, err) = run(&["show", "README.md"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("neither JSON nor"), "{err}");
+}
