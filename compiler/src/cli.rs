@@ -47,6 +47,8 @@ pub enum Command {
     Keygen(crate::table_file::KeygenArgs),
     /// Print any table (JSON, binary or signed) as JSON.
     Show(crate::table_file::ShowArgs),
+    /// Serve the signed table of a policy directory to gateways, recompiling on change.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Parses the command line and runs it.
@@ -76,5 +78,6 @@ pub fn run() -> ExitCode {
         Command::WhoCan(args) => crate::authoring::run(crate::authoring::who_can::run(args)),
         Command::Keygen(args) => crate::table_file::keygen(args),
         Command::Show(args) => crate::table_file::show(args),
+        Command::Serve(args) => crate::serve::run(args),
     }
 }

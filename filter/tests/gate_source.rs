@@ -283,6 +283,28 @@ fn every_bad_answer_is_refused_and_the_last_good_table_keeps_deciding() {
 }
 
 #[test]
+fn a_server_without_etags_is_polled_in_full_and_its_failures_keep_the_table() {
+    let mut f = Filter::default();
+    f.configure(Some(&config(json!({})))).unwrap();
+    let mut h = host("/dex/x", 1, NOW_MS);
+    assert!(matches!(f.on_request(&mut h), Outcome::Held(_)));
+    f.on_fetch_response(1, 200, &[], &signed(true, &SEED), NOW_MS, &mut h);
+    let mut root = host("/", 0, NOW_MS);
+    f.on_tick(NOW_MS + 30_000, &mut root);
+    assert_eq!(root.fetch_headers, vec![vec![]], "no ETag to send");
+    f.on_fetch_response(1, 500, &[], b"", NOW_MS + 30_001, &mut root);
+    assert!(
+        root.logs
+            .iter()
+            .any(|l| l.contains("the table in force stays")),
+        "{:?}",
+        root.logs
+    );
+    let mut h = host("/open/x", 5, NOW_MS + 30_002);
+    assert_eq!(f.on_request(&mut h), Outcome::Continue);
+}
+
+#[test]
 fn an_oversized_answer_is_refused_unread() {
     let mut f = Filter::default();
     f.configure(Some(&config(json!({"max_bytes": 100}))))

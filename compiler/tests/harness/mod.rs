@@ -68,7 +68,7 @@ pub fn prerequisites() -> Option<(PathBuf, PathBuf)> {
 /// A loopback port free now and never handed out before in this test process: tests run in
 /// parallel and bind their ports only later (Envoy, the upstream, the key server), so the same
 /// port handed to two of them would send one test's requests to another's server.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let port = TcpListener::bind("127.0.0.1:0")

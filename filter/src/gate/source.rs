@@ -87,7 +87,9 @@ pub struct TableSource {
     cluster: String,
     trusted: Vec<[u8; PUBLIC_KEY_LEN]>,
     spec: TableSourceSpec,
-    /// The ETag of the table in force.
+    /// Whether a table from this source is in force.
+    in_force: bool,
+    /// The ETag of the table in force (when the server sent one).
     etag: Option<String>,
     /// The ETag of the answer being loaded.
     pending_etag: Option<String>,
@@ -133,6 +135,7 @@ impl TableSource {
             cluster: spec.cluster.clone(),
             trusted,
             spec,
+            in_force: false,
             etag: None,
             pending_etag: None,
             in_flight: None,
@@ -300,6 +303,7 @@ impl TableSource {
     /// The table from the last answer is in force: remember its ETag, let the waiting go.
     pub fn loaded<H: FetchHost>(&mut self, summary: &str, now_ms: u64, host: &mut H) {
         self.etag = self.pending_etag.take();
+        self.in_force = true;
         self.failures = 0;
         self.next_poll_ms = now_ms.saturating_add(self.poll_ms());
         host.count("gatehouse.table.updated");
@@ -334,7 +338,7 @@ impl TableSource {
     }
 
     fn log_failure<H: FetchHost>(&self, event: &str, reason: &str, host: &mut H) {
-        let kept = if self.etag.is_some() {
+        let kept = if self.in_force {
             "the table in force stays"
         } else {
             "no table yet: requests get 503 no_table"
