@@ -177,3 +177,98 @@ fn a_signed_table_is_shown_only_with_its_key_and_intact() {
     assert_eq!(c, 1);
     assert!(err.contains("neither JSON nor"), "{err}");
 }
+
+#[test]
+fn istio_manifests_point_gateways_at_a_table_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, public, _) = run(&["keygen", "--out", s(&tmp.path().join("k"))]);
+    let public = public.trim().to_string();
+    let url = "http://gatehouse-tables.gatehouse.svc.cluster.local:8080/table";
+    let crds = common::root().join("../shared/anchors/istio");
+    let wasmplugin_crd = crds.join("wasmplugin-crd.yaml");
+    let envoyfilter_crd = crds.join("envoyfilter-crd.yaml");
+    let (c, yaml, err) = run(&[
+        "emit",
+        "wasmplugin",
+        "--table-url",
+        url,
+        "--trust",
+        &public,
+        "--url",
+        "file:///opt/gatehouse.wasm",
+        "--sha256",
+        &"a".repeat(64),
+        "--crd",
+        s(&wasmplugin_crd),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let m: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+    let config = &m["spec"]["pluginConfig"];
+    assert_eq!(
+        config["table_source"]["cluster"],
+        "outbound|8080||gatehouse-tables.gatehouse.svc.cluster.local"
+    );
+    // The filter takes the configuration as it is emitted.
+    let mut f = gatehouse_filter::gate::Filter::default();
+    let msg = f.configure(Some(config.to_string().as_bytes())).unwrap();
+    assert!(msg.contains(url), "{msg}");
+    let (c, yaml, err) = run(&[
+        "emit",
+        "envoyfilter",
+        "--table-url",
+        url,
+        "--trust",
+        &public,
+        "--wasm-path",
+        "/opt/gatehouse.wasm",
+        "--crd",
+        s(&envoyfilter_crd),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(yaml.contains("table_source"), "{yaml}");
+    // A short service name has no Istio cluster; a URL without trusted keys is no source.
+    let (c, _, err) = run(&[
+        "emit",
+        "wasmplugin",
+        "--table-url",
+        "http://gatehouse-tables.gatehouse.svc:8080/table",
+        "--trust",
+        &public,
+        "--url",
+        "file:///opt/gatehouse.wasm",
+        "--sha256",
+        &"a".repeat(64),
+    ]);
+    assert_eq!(c, 1);
+    assert!(err.contains("svc.cluster.local"), "{err}");
+    let (c, _, err) = run(&[
+        "emit",
+        "wasmplugin",
+        "--table-url",
+        url,
+        "--url",
+        "file:///opt/gatehouse.wasm",
+        "--sha256",
+        &"a".repeat(64),
+    ]);
+    assert_eq!(c, 1);
+    assert!(err.contains("--trust"), "{err}");
+    // The server's own objects.
+    let (c, yaml, err) = run(&[
+        "emit",
+        "table-server",
+        "--image",
+        "ghcr.io/example/gatehouse:0.1.0",
+        "--git-repo",
+        "https://github.com/example/platform-policies",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(yaml.contains(url), "{yaml}");
+    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&yaml)
+        .map(|d| {
+            let v = <serde_json::Value as serde::Deserialize>::deserialize(d).unwrap();
+            v["kind"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["Service", "Deployment"]);
+}

@@ -4,6 +4,7 @@ pub mod egress;
 pub mod envoy;
 pub mod envoyfilter;
 pub mod key_clusters;
+pub mod table_server;
 pub mod wasmplugin;
 
 use std::io::Write;
@@ -32,14 +33,30 @@ pub enum EmitCommand {
     /// An Istio `EnvoyFilter` (networking.istio.io/v1alpha3) inserting the filter before the
     /// router, its table delivered by ECDS, for Istio without `WasmPlugin`.
     Envoyfilter(EnvoyFilterArgs),
+    /// The `Deployment` and `Service` of `gatehouse serve`, for gateways that fetch their
+    /// table by reference (`--table-url`).
+    TableServer(table_server::TableServerArgs),
 }
 
 /// Arguments shared by the Istio manifests.
 #[derive(Debug, clap::Args)]
 pub struct IstioArgs {
-    /// The compiled table (`gatehouse compile -o`).
+    /// The compiled table (`gatehouse compile -o`), in any form. With `--table-url` it is
+    /// only checked and gives the key hosts' egress: gateways fetch their tables.
+    #[arg(long, required_unless_present = "table_url")]
+    pub table: Option<PathBuf>,
+    /// Gateways fetch signed tables from this URL (`gatehouse serve`; `emit table-server`)
+    /// instead of carrying one: `http://<service>.<namespace>.svc.cluster.local:<port>/table`
+    /// in the mesh, or `https://…`.
+    #[arg(long, requires = "trust")]
+    pub table_url: Option<String>,
+    /// Public keys (base64, or `gatehouse keygen` `.pub` files) fetched tables must be signed
+    /// with (repeatable: old and new during a key rotation).
     #[arg(long)]
-    pub table: PathBuf,
+    pub trust: Vec<String>,
+    /// Seconds between two polls of `--table-url`.
+    #[arg(long, default_value_t = 30)]
+    pub poll_seconds: u64,
     /// `metadata.name`.
     #[arg(long, default_value = "gatehouse")]
     pub name: String,
@@ -162,6 +179,7 @@ pub fn run(cmd: &EmitCommand) -> ExitCode {
         },
         EmitCommand::Wasmplugin(args) => print_manifest(wasmplugin::emit(args)),
         EmitCommand::Envoyfilter(args) => print_manifest(envoyfilter::emit(args)),
+        EmitCommand::TableServer(args) => print_manifest(table_server::emit(args)),
     }
 }
 
@@ -225,7 +243,11 @@ pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
     });
     errors.extend(check_name("--name", &args.name).err());
     errors.extend(check_namespace(&args.namespace).err());
-    let table = read_table(&args.table);
+    let table = match (&args.table_url, &args.table) {
+        (Some(url), table) => source_config(url, args, table.as_deref()),
+        (None, Some(table)) => read_table(table),
+        (None, None) => Err("give --table FILE or --table-url URL".into()),
+    };
     match table {
         Ok((table, bytes, key_hosts)) if errors.is_empty() => Ok(IstioCommon {
             key_hosts,
@@ -248,7 +270,51 @@ pub fn istio_common(args: &IstioArgs) -> Result<IstioCommon, Vec<String>> {
 type ReadTable = (serde_json::Value, Vec<u8>, Vec<crate::key_hosts::KeyHost>);
 
 use gatehouse_filter::engine::Provenance;
+use gatehouse_filter::gate::source::{TableSource, TableSourceSpec};
+use gatehouse_filter::live::FetchUrl;
 use gatehouse_filter::wire::Form;
+
+/// The filter's configuration naming `url` as its table source, checked as the filter checks
+/// it; its key hosts are `--table`'s (when given) plus the table host outside the mesh.
+fn source_config(
+    url: &str,
+    args: &IstioArgs,
+    table: Option<&std::path::Path>,
+) -> Result<ReadTable, String> {
+    let u = FetchUrl::parse(url).map_err(|e| format!("--table-url `{url}`: {e}"))?;
+    if u.host.ends_with(".svc") {
+        return Err(format!(
+            "--table-url `{url}`: name the service in full (`{}.cluster.local`): Istio names its cluster after the full name",
+            u.host
+        ));
+    }
+    let trusted = crate::table_file::read_trusted(&args.trust)?;
+    let spec = TableSourceSpec {
+        url: url.to_string(),
+        cluster: u.cluster_name(),
+        trusted_keys: trusted
+            .iter()
+            .map(gatehouse_filter::wire::base64_key)
+            .collect(),
+        poll_seconds: args.poll_seconds,
+        hold_milliseconds: 2000,
+        max_held: 256,
+        timeout_milliseconds: 5000,
+        max_bytes: gatehouse_filter::engine::MAX_TABLE_BYTES,
+    };
+    TableSource::new(spec.clone()).map_err(|e| format!("--table-url: {e}"))?;
+    let mut key_hosts = match table {
+        Some(t) => read_table(t)?.2,
+        None => Vec::new(),
+    };
+    // The table host is fetched like a key host (egress leaves out in-cluster ones).
+    key_hosts.push(crate::key_hosts::KeyHost::new(&u.host, u.port, u.tls));
+    key_hosts.sort();
+    key_hosts.dedup();
+    let config = serde_json::json!({ "table_source": spec });
+    let bytes = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
+    Ok((config, bytes, key_hosts))
+}
 
 fn read_table(path: &std::path::Path) -> Result<ReadTable, String> {
     let at = |e: &dyn std::fmt::Display| format!("--table `{}`: {e}", path.display());

@@ -18,14 +18,14 @@
 //! (`304`), `refused` (an answer that is not a good table), `fetch_failed` (no answer, another
 //! status, a dispatch error), `held`, `held_refused`, `held_resumed`, `held_timed_out`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::live::{FetchHost, FetchUrl};
 use crate::observe::Level;
 use crate::wire::{self, PUBLIC_KEY_LEN};
 
 /// The `table_source` object of the plugin configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSourceSpec {
     /// Where the signed table is: `https://…`, or `http://` for an in-cluster `*.svc` host.
