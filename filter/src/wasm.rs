@@ -203,7 +203,19 @@ fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
                     .flatten()
                     .unwrap_or_default(),
             };
+            let (generation, started) = (filter.generation(), hostcalls::get_current_time().ok());
             filter.on_fetch_response(token, status, &headers, &body, now, host);
+            if filter.generation() != generation {
+                // How long checking and loading a fetched table took (bench/scale.py reads it).
+                let took = started
+                    .zip(hostcalls::get_current_time().ok())
+                    .and_then(|(a, b)| b.duration_since(a).ok())
+                    .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                log(
+                    Level::Info,
+                    &format!("gatehouse: fetched table of {body_size} bytes checked and loaded in {took:.1} ms"),
+                );
+            }
         }
     });
 }

@@ -300,6 +300,8 @@ pub struct Filter {
     source: Option<TableSource>,
     /// Requests held by a refresher that a reload replaced: to decide again.
     released: Vec<u32>,
+    /// Tables put in force so far (the glue times a fetched table's load by it).
+    generation: u64,
 }
 
 impl Default for Filter {
@@ -310,6 +312,7 @@ impl Default for Filter {
             live: None,
             source: None,
             released: Vec::new(),
+            generation: 0,
         }
     }
 }
@@ -424,6 +427,7 @@ impl Filter {
         // Keys or issuers may have changed: earlier verifications no longer count.
         self.cache = TokenCache::new(engine.gateway().token_cache_size);
         self.engine = Some(engine);
+        self.generation += 1;
         // Issuers the new table keeps (same name, same key URL) keep what their refresher
         // learned; requests the old refresher held are decided again with the new table.
         let mut live = live;
@@ -436,6 +440,11 @@ impl Filter {
             self.released.extend(released.0);
         }
         msg
+    }
+
+    /// How many tables were put in force so far.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether the worker needs timer ticks: live keys, or a table source to poll.
