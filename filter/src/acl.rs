@@ -83,6 +83,8 @@ pub struct Acl {
     pub roles: HashMap<String, ActionSet>,
     /// Role names by index ([`Grant::role`]).
     pub role_names: Vec<String>,
+    /// Role name → index.
+    role_ids: HashMap<String, u32>,
     /// API name → id, for every API a grant names.
     apis: HashMap<Box<str>, u32>,
     /// Sources by index ([`Grant::source`]); empty when not kept.
@@ -97,6 +99,50 @@ impl Acl {
     /// Builds the ACL from a table; `provenance` keeps each grant's source (the authoring
     /// tools), or not (the gateway).
     pub fn new(table: &Table, provenance: bool) -> Result<Acl, String> {
+        let mut acl = Acl::with_roles(table)?;
+        for (ns, subjects) in &table.grants {
+            let scope = (ns != "*").then_some(ns.as_str());
+            for (subject, grants) in subjects {
+                let (group, name) = if let Some(u) = subject.strip_prefix("user:") {
+                    (false, u)
+                } else if let Some(g) = subject.strip_prefix("group:") {
+                    (true, g)
+                } else {
+                    return Err(format!(
+                        "subject `{subject}` in namespace `{ns}` is neither `user:…` nor `group:…`"
+                    ));
+                };
+                let mut list = Vec::with_capacity(grants.len());
+                for g in grants {
+                    let (role, actions) = acl.role(&g.role).ok_or_else(|| {
+                        format!("grant from {} names unknown role `{}`", g.source, g.role)
+                    })?;
+                    // Binary tables carry no sources: an empty one is none.
+                    let source = if provenance && !g.source.is_empty() {
+                        acl.sources.push(g.source.as_str().into());
+                        (acl.sources.len() - 1) as u32
+                    } else {
+                        NO_SOURCE
+                    };
+                    let apis = g.apis.as_ref().map(|names| {
+                        let ids = names.iter().map(|n| acl.intern_api(n)).collect();
+                        sorted(ids)
+                    });
+                    list.push(Grant {
+                        role,
+                        actions,
+                        apis,
+                        source,
+                    });
+                }
+                acl.add(scope, group, name, list);
+            }
+        }
+        Ok(acl)
+    }
+
+    /// The ACL of a table's actions and roles, without grants yet ([`Acl::add`] adds them).
+    pub fn with_roles(table: &Table) -> Result<Acl, String> {
         if table.actions.len() > MAX_ACTIONS {
             return Err(format!(
                 "the table declares {} actions; at most {MAX_ACTIONS} are supported",
@@ -112,7 +158,6 @@ impl Acl {
                 return Err(format!("action `{name}` is listed twice"));
             }
         }
-        let mut role_ids: HashMap<&str, (u32, ActionSet)> = HashMap::new();
         for (role, actions) in &table.roles {
             let mut set = 0u64;
             for a in actions {
@@ -123,68 +168,51 @@ impl Acl {
                 set |= 1u64 << bit;
             }
             acl.roles.insert(role.clone(), ActionSet(set));
-            role_ids.insert(role, (acl.role_names.len() as u32, ActionSet(set)));
+            acl.role_ids
+                .insert(role.clone(), acl.role_names.len() as u32);
             acl.role_names.push(role.clone());
-        }
-        for (ns, subjects) in &table.grants {
-            let mut target = SubjectGrants::default();
-            for (subject, grants) in subjects {
-                let (map, name) = if let Some(u) = subject.strip_prefix("user:") {
-                    (&mut target.users, u)
-                } else if let Some(g) = subject.strip_prefix("group:") {
-                    (&mut target.groups, g)
-                } else {
-                    return Err(format!(
-                        "subject `{subject}` in namespace `{ns}` is neither `user:…` nor `group:…`"
-                    ));
-                };
-                let mut list = Vec::with_capacity(grants.len());
-                for g in grants {
-                    let (role, actions) = *role_ids.get(g.role.as_str()).ok_or_else(|| {
-                        format!("grant from {} names unknown role `{}`", g.source, g.role)
-                    })?;
-                    // Binary tables carry no sources: an empty one is none.
-                    let source = if provenance && !g.source.is_empty() {
-                        acl.sources.push(g.source.as_str().into());
-                        (acl.sources.len() - 1) as u32
-                    } else {
-                        NO_SOURCE
-                    };
-                    let apis = g.apis.as_ref().map(|names| acl.intern_apis(names));
-                    list.push(Grant {
-                        role,
-                        actions,
-                        apis,
-                        source,
-                    });
-                }
-                list.shrink_to_fit();
-                map.entry(name.into()).or_default().extend(list);
-            }
-            if ns == "*" {
-                merge(&mut acl.everywhere, target);
-            } else {
-                merge(
-                    acl.namespaces.entry(ns.as_str().into()).or_default(),
-                    target,
-                );
-            }
         }
         Ok(acl)
     }
 
-    /// Sorted, deduplicated ids of API names, interning the new ones.
-    fn intern_apis(&mut self, names: &[String]) -> Box<[u32]> {
-        let mut ids: Vec<u32> = names
-            .iter()
-            .map(|n| {
-                let next = self.apis.len() as u32;
-                *self.apis.entry(n.as_str().into()).or_insert(next)
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.into_boxed_slice()
+    /// A role's index and actions.
+    pub fn role(&self, name: &str) -> Option<(u32, ActionSet)> {
+        let id = *self.role_ids.get(name)?;
+        Some((id, *self.roles.get(name)?))
+    }
+
+    /// Adds a subject's grants in a namespace (`None`: in every namespace).
+    pub fn add(&mut self, namespace: Option<&str>, group: bool, name: &str, grants: Vec<Grant>) {
+        let scope = match namespace {
+            Some(ns) => match self.namespaces.get_mut(ns) {
+                Some(scope) => scope,
+                None => self.namespaces.entry(ns.into()).or_default(),
+            },
+            None => &mut self.everywhere,
+        };
+        let map = if group {
+            &mut scope.groups
+        } else {
+            &mut scope.users
+        };
+        match map.get_mut(name) {
+            Some(list) => list.extend(grants),
+            None => {
+                map.insert(name.into(), grants);
+            }
+        }
+    }
+
+    /// The id of an API name, interning it.
+    pub fn intern_api(&mut self, name: &str) -> u32 {
+        let next = self.apis.len() as u32;
+        match self.apis.get(name) {
+            Some(id) => *id,
+            None => {
+                self.apis.insert(name.into(), next);
+                next
+            }
+        }
     }
 
     /// How the ACL knows the API a request names.
@@ -233,12 +261,9 @@ impl Acl {
     }
 }
 
-/// Adds `from`'s grants to `into`'s.
-fn merge(into: &mut SubjectGrants, from: SubjectGrants) {
-    for (name, grants) in from.users {
-        into.users.entry(name).or_default().extend(grants);
-    }
-    for (name, grants) in from.groups {
-        into.groups.entry(name).or_default().extend(grants);
-    }
+/// API ids as a grant keeps them: sorted, once each.
+pub fn sorted(mut ids: Vec<u32>) -> Box<[u32]> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_boxed_slice()
 }

@@ -186,11 +186,20 @@ impl Engine {
         }
         match wire::form(bytes) {
             Some(Form::Binary) => {
-                let table = wire::decode(bytes).map_err(|e| match e {
+                let err = |e: WireError| match e {
                     WireError::Version(v) => LoadError::Version(Some(v)),
                     e => LoadError::Binary(e.to_string()),
-                })?;
-                Engine::load(table, provenance)
+                };
+                let (mut table, grants) = wire::decode_parts(bytes).map_err(err)?;
+                if provenance == Provenance::Keep {
+                    grants.fill_table(&mut table).map_err(err)?;
+                    return Engine::load(table, provenance);
+                }
+                // The gateway's path: the grants go straight into the ACL.
+                let mut acl = Acl::with_roles(&table).map_err(LoadError::Acl)?;
+                grants.fill_acl(&mut acl).map_err(err)?;
+                drop(grants);
+                Engine::assemble(table, acl, provenance)
             }
             Some(Form::Signed) => Err(LoadError::Binary(
                 "a signed table must be checked against its trusted keys first".into(),
@@ -239,7 +248,16 @@ impl Engine {
     }
 
     /// Loads a parsed table as `provenance` says.
-    pub fn load(mut table: Table, provenance: Provenance) -> Result<Engine, LoadError> {
+    pub fn load(table: Table, provenance: Provenance) -> Result<Engine, LoadError> {
+        if table.format_version != FORMAT_VERSION {
+            return Err(LoadError::Version(Some(table.format_version)));
+        }
+        let acl = Acl::new(&table, provenance == Provenance::Keep).map_err(LoadError::Acl)?;
+        Engine::assemble(table, acl, provenance)
+    }
+
+    /// Loads a table whose ACL is built.
+    fn assemble(mut table: Table, acl: Acl, provenance: Provenance) -> Result<Engine, LoadError> {
         if table.format_version != FORMAT_VERSION {
             return Err(LoadError::Version(Some(table.format_version)));
         }
@@ -247,7 +265,6 @@ impl Engine {
         check_header_name(&table.gateway.groups_header)?;
         let routes = RouteTable::new(&table.routes)
             .map_err(|errs| LoadError::Routes(errs.into_iter().map(|e| e.message).collect()))?;
-        let acl = Acl::new(&table, provenance == Provenance::Keep).map_err(LoadError::Acl)?;
         if provenance == Provenance::Drop {
             // INVARIANT: the gateway holds each grant once, in the ACL.
             table.grants = BTreeMap::new();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use gatehouse_filter::engine::Provenance;
 use gatehouse_filter::pipeline::{self, asserted, Request};
 use gatehouse_filter::table::*;
-use gatehouse_filter::{DenyReason, Engine, Identity, Verdict};
+use gatehouse_filter::{wire, DenyReason, Engine, Identity, Verdict};
 use proptest::prelude::*;
 
 const NAMESPACES: [&str; 3] = ["team-a", "team-b", "models"];
@@ -165,6 +165,9 @@ proptest! {
         let engine = Engine::new(table(&grants)).unwrap();
         // The gateway's form of the same table: grants only in the ACL, without sources.
         let gateway = Engine::load(table(&grants), Provenance::Drop).unwrap();
+        // And from the binary form, whose grants go straight into the ACL.
+        let binary = wire::encode(&table(&grants)).unwrap();
+        let from_binary = Engine::from_bytes(&binary, Provenance::Drop).unwrap();
         let groups: Vec<usize> = groups.into_iter().collect();
         let (kind, ns, api) = request;
         let (method, path, api) = match kind {
@@ -187,8 +190,11 @@ proptest! {
         let want = if expected { Verdict::Allow } else { Verdict::Deny(DenyReason::NotPermitted) };
         prop_assert_eq!(&got, &want);
         let at_gateway = pipeline::run(&gateway, &Request::new(judged, &path), asserted(Some(&id))).decision;
-        prop_assert_eq!(at_gateway.verdict, want);
+        prop_assert_eq!(&at_gateway.verdict, &want);
         prop_assert!(at_gateway.granted_by.is_none());
         prop_assert!(gateway.table.grants.is_empty());
+        let at_gateway = pipeline::run(&from_binary, &Request::new(judged, &path), asserted(Some(&id))).decision;
+        prop_assert_eq!(at_gateway.verdict, want);
+        prop_assert!(from_binary.table.grants.is_empty());
     }
 }

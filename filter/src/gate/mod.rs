@@ -564,10 +564,10 @@ impl Filter {
         host: &mut F,
     ) {
         if let Some(source) = self.source.as_mut().filter(|s| s.owns(token)) {
-            if let Fetched::Load(binary) =
+            if let Fetched::Load(at) =
                 source.on_response(token, status, headers, body, now_ms, host)
             {
-                self.load_fetched(&binary, now_ms, host);
+                self.load_fetched(body.get(at..).unwrap_or_default(), now_ms, host);
             }
             return;
         }

@@ -73,9 +73,10 @@ const RETRY_MIN_MS: u64 = 1000;
 /// What an answer gives the filter to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fetched {
-    /// A signed table whose signature verified: load the binary table inside; on success call
-    /// [`TableSource::loaded`], else [`TableSource::refused`].
-    Load(Vec<u8>),
+    /// A signed table whose signature verified: load the binary table inside, which is the
+    /// answer's body from this offset on; on success call [`TableSource::loaded`], else
+    /// [`TableSource::refused`].
+    Load(usize),
     /// Nothing to load (unchanged, or refused and counted).
     Nothing,
 }
@@ -268,7 +269,8 @@ impl TableSource {
                         .iter()
                         .find(|(n, _)| n.eq_ignore_ascii_case("etag"))
                         .map(|(_, v)| v.clone());
-                    Fetched::Load(binary.to_vec())
+                    // The binary table is the body's tail: no copy of a table of megabytes.
+                    Fetched::Load(body.len() - binary.len())
                 }
                 Err(e) => {
                     self.refused(&e.to_string(), now_ms, host);

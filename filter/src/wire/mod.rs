@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::{sorted, Acl, ActionSet, Grant, NO_SOURCE};
 use crate::table::{GrantSpec, Table, FORMAT_VERSION};
 
 /// First bytes of a binary table.
@@ -203,8 +204,14 @@ pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
     postcard::to_extend(&body, out).map_err(|e| e.to_string())
 }
 
-/// Decodes a binary table. Grants come back with an empty `source`.
-pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
+/// A binary table's grants, still in their compact form (borrowing the table's bytes).
+pub struct CompactGrants<'a> {
+    strings: Vec<Cow<'a, str>>,
+    scopes: Vec<Scope>,
+}
+
+/// Splits a binary table into the table without its grants and the grants, compact.
+pub fn decode_parts(bytes: &[u8]) -> Result<(Table, CompactGrants<'_>), WireError> {
     let rest = bytes
         .strip_prefix(BINARY_MAGIC.as_slice())
         .ok_or_else(|| WireError::Body("no `GHTB` magic".into()))?;
@@ -215,44 +222,126 @@ pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
     }
     let body: Compact<'_> =
         postcard::from_bytes(body).map_err(|e| WireError::Body(e.to_string()))?;
-    let mut table: Table =
+    let table: Table =
         serde_json::from_str(&body.header).map_err(|e| WireError::Body(format!("header: {e}")))?;
     if !table.grants.is_empty() {
         return Err(WireError::Body("header holds grants".into()));
     }
-    let name = |id: u32| {
-        body.strings
+    Ok((
+        table,
+        CompactGrants {
+            strings: body.strings,
+            scopes: body.scopes,
+        },
+    ))
+}
+
+impl CompactGrants<'_> {
+    fn name(&self, id: u32) -> Result<&str, WireError> {
+        self.strings
             .get(id as usize)
-            .map(|s| s.to_string())
+            .map(|s| &**s)
             .ok_or_else(|| WireError::Body(format!("string {id} is not in the table")))
-    };
-    for scope in &body.scopes {
-        let ns = match scope.namespace {
-            Some(id) => name(id)?,
-            None => "*".to_string(),
-        };
-        let by_subject = table.grants.entry(ns).or_default();
-        for s in &scope.subjects {
-            let kind = if s.group { "group:" } else { "user:" };
-            let mut grants = Vec::with_capacity(s.grants.len());
-            for g in &s.grants {
-                grants.push(GrantSpec {
-                    role: name(g.role)?,
-                    apis: match &g.apis {
+    }
+
+    /// Puts the grants into the table's grant map (each with an empty `source`).
+    pub fn fill_table(&self, table: &mut Table) -> Result<(), WireError> {
+        for scope in &self.scopes {
+            let ns = match scope.namespace {
+                Some(id) => self.name(id)?.to_string(),
+                None => "*".to_string(),
+            };
+            let by_subject = table.grants.entry(ns).or_default();
+            for s in &scope.subjects {
+                let kind = if s.group { "group:" } else { "user:" };
+                let mut grants = Vec::with_capacity(s.grants.len());
+                for g in &s.grants {
+                    let apis = match &g.apis {
+                        Some(ids) => Some(
+                            ids.iter()
+                                .map(|id| self.name(*id).map(str::to_string))
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        None => None,
+                    };
+                    grants.push(GrantSpec {
+                        role: self.name(g.role)?.to_string(),
+                        apis,
+                        source: String::new(),
+                    });
+                }
+                by_subject
+                    .entry(format!("{kind}{}", self.name(s.name)?))
+                    .or_default()
+                    .extend(grants);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the grants straight into an ACL (the gateway's path: no grant map, no sources;
+    /// each role and API name is looked up once).
+    pub fn fill_acl(&self, acl: &mut Acl) -> Result<(), WireError> {
+        let mut roles: Vec<Option<(u32, ActionSet)>> = vec![None; self.strings.len()];
+        let mut apis: Vec<Option<u32>> = vec![None; self.strings.len()];
+        for scope in &self.scopes {
+            let ns = scope.namespace.map(|id| self.name(id)).transpose()?;
+            for s in &scope.subjects {
+                let mut list = Vec::with_capacity(s.grants.len());
+                for g in &s.grants {
+                    let slot = roles.get_mut(g.role as usize).ok_or_else(|| {
+                        WireError::Body(format!("string {} is not in the table", g.role))
+                    })?;
+                    let (role, actions) = match slot {
+                        Some(r) => *r,
+                        None => {
+                            let name = self.name(g.role)?;
+                            let r = acl.role(name).ok_or_else(|| {
+                                WireError::Body(format!("a grant names unknown role `{name}`"))
+                            })?;
+                            *slot = Some(r);
+                            r
+                        }
+                    };
+                    let api_ids = match &g.apis {
                         Some(ids) => {
-                            Some(ids.iter().map(|id| name(*id)).collect::<Result<_, _>>()?)
+                            let mut out = Vec::with_capacity(ids.len());
+                            for id in ids {
+                                let slot = apis.get_mut(*id as usize).ok_or_else(|| {
+                                    WireError::Body(format!("string {id} is not in the table"))
+                                })?;
+                                let api = match slot {
+                                    Some(a) => *a,
+                                    None => {
+                                        let a = acl.intern_api(self.name(*id)?);
+                                        *slot = Some(a);
+                                        a
+                                    }
+                                };
+                                out.push(api);
+                            }
+                            Some(sorted(out))
                         }
                         None => None,
-                    },
-                    source: String::new(),
-                });
+                    };
+                    list.push(Grant {
+                        role,
+                        actions,
+                        apis: api_ids,
+                        source: NO_SOURCE,
+                    });
+                }
+                acl.add(ns, s.group, self.name(s.name)?, list);
             }
-            by_subject
-                .entry(format!("{kind}{}", name(s.name)?))
-                .or_default()
-                .extend(grants);
         }
+        Ok(())
     }
+}
+
+/// Decodes a binary table. Grants come back with an empty `source`.
+pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
+    let (mut table, grants) = decode_parts(bytes)?;
+    grants.fill_table(&mut table)?;
     Ok(table)
 }
 
