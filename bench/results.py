@@ -148,12 +148,17 @@ def main():
     if notes.exists():
         w(notes.read_text().rstrip())
         w("")
+    scale = ROOT / "bench" / "RESULTS-scale.md"
+    if scale.exists():
+        w(scale.read_text().rstrip())
+        w("")
     w("## Commands")
     w("")
     w("```sh")
     w("cargo bench -p gatehouse-bench          # decision, token verification, compile + load (~5 min)")
     w("bench/e2e.sh                            # end to end, 3 interleaved rounds (~7 min once built); writes bench/out/ and this file")
-    w("python3 bench/results.py                # rewrite this file from bench/out/e2e.json + target/criterion")
+    w("bench/scale.sh --with-1m                # tables at scale (~10 min); writes bench/RESULTS-scale.md")
+    w("python3 bench/results.py                # rewrite this file from bench/out/e2e.json + target/criterion (+ RESULTS-scale.md)")
     w("```")
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(out) + "\n")
 

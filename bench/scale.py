@@ -191,12 +191,16 @@ def measure_envoy(a, label, table_json, concurrency, source=None):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--envoy", required=True)
-    p.add_argument("--wasm", required=True)
-    p.add_argument("--gatehouse", required=True)
-    p.add_argument("--policy", action="append", required=True, help="LABEL=DIR")
+    p.add_argument("--envoy")
+    p.add_argument("--wasm")
+    p.add_argument("--gatehouse")
+    p.add_argument("--policy", action="append", default=[], help="LABEL=DIR")
     p.add_argument("--compile-only", action="append", default=[], help="LABEL=DIR: compile rows only")
+    p.add_argument("--render", action="store_true", help="only rewrite bench/RESULTS-scale.md from bench/out/scale.json")
     a = p.parse_args()
+    if a.render:
+        render(json.loads((OUT / "scale.json").read_text()))
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     keydir = OUT / "scale-key"
     shutil.rmtree(keydir, ignore_errors=True)
@@ -209,11 +213,14 @@ def main():
         label, d = spec.split("=", 1)
         t_json, t_bin, t_signed = (OUT / f"scale-{label}.{ext}" for ext in ("json", "bin", "signed"))
         log(f"{label}: compile")
-        wall, peak = timed([a.gatehouse, "compile", d, "-o", str(t_json)])
+        # Timed: the signed binary table, what a gateway fetches by reference.
+        wall, peak = timed([a.gatehouse, "compile", d, "--sign", str(key), "-o", str(t_signed)])
         timed([a.gatehouse, "compile", d, "--format", "binary", "-o", str(t_bin)])
-        timed([a.gatehouse, "compile", d, "--sign", str(key), "-o", str(t_signed)])
+        # JSON: refused over the filter's 64 MiB limit (then no size).
+        r = subprocess.run([a.gatehouse, "compile", d, "-o", str(t_json)], capture_output=True)
+        json_bytes = t_json.stat().st_size if r.returncode == 0 else None
         row = {"policy": label, "compile_s": round(wall, 2), "compile_peak_mb": round(peak),
-               "json_bytes": t_json.stat().st_size, "binary_bytes": t_bin.stat().st_size,
+               "json_bytes": json_bytes, "binary_bytes": t_bin.stat().st_size,
                "signed_bytes": t_signed.stat().st_size, "envoy": {}}
         if envoy_too:
             served = OUT / f"scale-{label}-served"
@@ -235,8 +242,28 @@ def main():
         rows.append(row)
         log(json.dumps(row))
     (OUT / "scale.json").write_text(json.dumps(rows, indent=2))
-    print("| policy | compile | compile peak | JSON | binary | signed | Envoy RSS c1 / c4 (inline) | (by reference) | load per worker (inline / reference) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    render(rows)
+
+
+def json_mb(row):
+    b = row.get("json_bytes")
+    return f"{b / 1e6:.2f} MB" if b else "over the 64 MiB limit"
+
+
+def render(rows):
+    """Writes bench/RESULTS-scale.md (which bench/results.py folds into RESULTS.md)."""
+    import datetime
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    out = ["## Tables at scale", "",
+           f"`bench/scale.sh --with-1m`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+           f"commit `{commit}`. Policies from `gatehouse-bench policy` (N Profiles, each with its owner, "
+           "plus RoleBindings of other users). Envoy 1.40 (V8), the table inline (JSON, the filter's "
+           "configuration) or by reference (signed binary, fetched from a local server). RSS once "
+           "every worker holds the table; load = the slowest worker's check-and-load, as the filter "
+           "logs it.", "",
+           "| policy | compile | compile peak | JSON | binary | signed | Envoy RSS c1 / c4, inline | by reference | load per worker, inline / by reference |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         e = r["envoy"]
         def rss(mode):
@@ -246,10 +273,13 @@ def main():
         def load(mode):
             ms = e.get(f"{mode}-4", {}).get("load_ms", [])
             return f"{max(ms):.0f} ms" if ms else "–"
-        print(f"| {r['policy']} | {r['compile_s']} s | {r['compile_peak_mb']} MB | "
-              f"{r['json_bytes'] / 1e6:.2f} MB | {r['binary_bytes'] / 1e6:.2f} MB | "
-              f"{r['signed_bytes'] / 1e6:.2f} MB | {rss('inline')} | {rss('reference')} | "
-              f"{load('inline')} / {load('reference')} |")
+        out.append(f"| {r['policy']} | {r['compile_s']} s | {r['compile_peak_mb']} MB | "
+                   f"{json_mb(r)} | {r['binary_bytes'] / 1e6:.2f} MB | "
+                   f"{r['signed_bytes'] / 1e6:.2f} MB | {rss('inline')} | {rss('reference')} | "
+                   f"{load('inline')} / {load('reference')} |")
+    text = "\n".join(out) + "\n"
+    (ROOT / "bench" / "RESULTS-scale.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

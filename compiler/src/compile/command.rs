@@ -112,6 +112,14 @@ pub fn run(args: &CompileArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    if bytes.len() > gatehouse_filter::engine::MAX_TABLE_BYTES {
+        eprintln!(
+            "error[table-too-large]: the table is {} bytes as JSON; the filter loads at most {}\n  = hint: write the binary form (`--format binary`, or `--sign KEY` for a gateway that fetches it)",
+            bytes.len(),
+            gatehouse_filter::engine::MAX_TABLE_BYTES
+        );
+        return ExitCode::from(EXIT_INVALID);
+    }
     let written = match &args.output {
         Some(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display())),

@@ -231,32 +231,19 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     }
 }
 
-/// Counts the bytes written through it.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The filter loads tables of at most `limit` bytes (`MAX_TABLE_BYTES`): a larger one is the
-/// policy's size, an author's problem, said here rather than by a gateway refusing it.
+/// policy's size, an author's problem, said here rather than by a gateway refusing it. Measured
+/// in the table's smallest form (binary), which is what a gateway fetches; `compile` refuses a
+/// JSON table over the limit itself, pointing at `--format binary`.
 fn table_size(table: &Table, limit: usize) -> Option<Diagnostic> {
-    let mut count = ByteCount(0);
-    serde_json::to_writer_pretty(&mut count, table).ok()?;
-    (count.0 > limit).then(|| {
+    let size = gatehouse_filter::wire::encode(table).ok()?.len();
+    (size > limit).then(|| {
         Diagnostic::error(
             "table-too-large",
             "",
             Span::default(),
             format!(
-                "the compiled table is {} bytes; the filter loads at most {limit}",
-                count.0
+                "the compiled table is {size} bytes in its binary form; the filter loads at most {limit}"
             ),
         )
         .with_hint(
@@ -277,7 +264,7 @@ mod tests {
             &CompileOptions::default(),
         )
         .unwrap();
-        let size = serde_json::to_string_pretty(&compiled.table).unwrap().len();
+        let size = gatehouse_filter::wire::encode(&compiled.table).unwrap().len();
         assert!(table_size(&compiled.table, size).is_none());
         let d = table_size(&compiled.table, size - 1).unwrap();
         assert_eq!(d.code, "table-too-large");
