@@ -173,3 +173,61 @@ fn expiry_follows_now() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expired"));
 }
+
+/// The filter's algorithm list is the policy's: an issuer may name PS384 and PS512, and a
+/// token signed so verifies.
+#[test]
+fn every_algorithm_the_filter_verifies_can_be_written_in_a_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pol = tmp.path().join("pol");
+    std::fs::create_dir_all(pol.join("profiles")).unwrap();
+    for f in ["gatehouse.yaml", "profiles/alice.yaml"] {
+        std::fs::copy(common::root().join("policies").join(f), pol.join(f)).unwrap();
+    }
+    let jwks = common::root().join("testdata/keys/dex.jwks.json");
+    std::fs::write(
+        pol.join("issuers.yaml"),
+        format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Issuer\nmetadata:\n  name: dex\nspec:\n  jwt:\n    issuer: https://dex.example.com\n    audiences: [kubeflow-oidc-authservice]\n    algorithms: [PS384, PS512]\n    jwksFile: {}\n    userClaim: email\n",
+            jwks.display()
+        ),
+    )
+    .unwrap();
+    for (alg, expect) in [("PS384", 0), ("PS512", 0), ("RS256", 3)] {
+        let o = gatehouse(&[
+            "token",
+            "jwt",
+            "--key",
+            "testdata/keys/dex-rsa.key.pem",
+            "--alg",
+            alg,
+            "--kid",
+            "dex-1",
+            "--claims",
+            r#"{"iss":"https://dex.example.com","aud":"kubeflow-oidc-authservice","email":"alice@example.com","email_verified":true}"#,
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let token = String::from_utf8(o.stdout).unwrap();
+        let o = gatehouse(&[
+            "explain",
+            "--policies",
+            pol.to_str().unwrap(),
+            "--token",
+            token.trim(),
+            "GET",
+            "/notebook/alice/nb-1/",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(expect),
+            "{alg}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -181,15 +181,9 @@ pub(crate) fn check_expiry(
 /// Whether a key can verify signatures of algorithm `alg`.
 pub(crate) fn fits(jwk: &PublicJwk, alg: Algorithm) -> bool {
     match jwk {
-        PublicJwk::Rsa { .. } => matches!(
-            alg,
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256
-        ),
-        PublicJwk::Ec { crv, .. } => {
-            (crv == "P-256" && alg == Algorithm::ES256)
-                || (crv == "P-384" && alg == Algorithm::ES384)
-        }
-        PublicJwk::Okp { crv, .. } => crv == "Ed25519" && alg == Algorithm::EdDSA,
+        PublicJwk::Rsa { .. } => alg.fits_jwk("RSA", None),
+        PublicJwk::Ec { crv, .. } => alg.fits_jwk("EC", Some(crv)),
+        PublicJwk::Okp { crv, .. } => alg.fits_jwk("OKP", Some(crv)),
     }
 }
 

@@ -264,7 +264,9 @@ mod tests {
             &CompileOptions::default(),
         )
         .unwrap();
-        let size = gatehouse_filter::wire::encode(&compiled.table).unwrap().len();
+        let size = gatehouse_filter::wire::encode(&compiled.table)
+            .unwrap()
+            .len();
         assert!(table_size(&compiled.table, size).is_none());
         let d = table_size(&compiled.table, size - 1).unwrap();
         assert_eq!(d.code, "table-too-large");

@@ -1,6 +1,7 @@
 //! An inline JWKS from a `jwtRules[].jwks` string, made fit for a Gatehouse key file: public
 //! members only, symmetric keys dropped, and the algorithms its keys can verify.
 
+use gatehouse_filter::token::alg::Alg;
 use serde_json::{Map, Value};
 
 /// Members of a JWK that are private (RFC 7518 §6): never written to a Gatehouse key file.
@@ -80,11 +81,8 @@ pub fn from_inline(text: &str) -> Result<KeySet, String> {
 /// The algorithm a key is for: its `alg` when Gatehouse supports it, else by key type
 /// (RSA → RS256, P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA).
 fn algorithm(key: &Map<String, Value>) -> Option<&'static str> {
-    const SUPPORTED: [&str; 7] = [
-        "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
-    ];
     if let Some(alg) = key.get("alg").and_then(Value::as_str) {
-        return SUPPORTED.into_iter().find(|s| *s == alg);
+        return Alg::from_name(alg).map(Alg::name);
     }
     let s = |k: &str| key.get(k).and_then(Value::as_str);
     match (s("kty"), s("crv")) {

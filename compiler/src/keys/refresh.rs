@@ -180,14 +180,14 @@ mod tests {
 
     #[test]
     fn a_fetched_set_keeps_the_published_members_of_usable_keys() {
-        let set = read_fetched(jwks(&["a", "b"]).as_bytes(), &[Algorithm::RS256]).unwrap();
+        let set = read_fetched(jwks(&["a", "b"]).as_bytes(), &[Algorithm::Rs256]).unwrap();
         assert_eq!(set.keys.len(), 2);
         assert!(set.document.ends_with("}\n"));
         let doc: Value = serde_json::from_str(&set.document).unwrap();
         assert_eq!(doc["keys"][1]["kid"], "b");
         assert_eq!(doc["keys"][0]["use"], "sig");
         // A key of another algorithm is left out, and no usable key at all is an error.
-        let e = read_fetched(jwks(&["a"]).as_bytes(), &[Algorithm::ES256]).unwrap_err();
+        let e = read_fetched(jwks(&["a"]).as_bytes(), &[Algorithm::Es256]).unwrap_err();
         assert!(e.contains("`a` (RSA fits none of ES256)"), "{e}");
         for (bad, why) in [
             ("{\"keys\": []}", "empty"),
@@ -197,7 +197,7 @@ mod tests {
                 "private member",
             ),
         ] {
-            let e = read_fetched(bad.as_bytes(), &[Algorithm::RS256]).unwrap_err();
+            let e = read_fetched(bad.as_bytes(), &[Algorithm::Rs256]).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn changes_are_told_by_kid() {
         let set = |kids: &[&str]| {
-            read_fetched(jwks(kids).as_bytes(), &[Algorithm::RS256])
+            read_fetched(jwks(kids).as_bytes(), &[Algorithm::Rs256])
                 .unwrap()
                 .keys
         };

@@ -9,8 +9,9 @@ use ring::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
 
 use super::keys::PublicKey;
 
-/// A JWS algorithm Gatehouse can verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A JWS algorithm Gatehouse can verify: the one list the filter verifies and the compiler
+/// accepts in a policy (`algorithms:`), written by its JOSE name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Alg {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     Rs256,
@@ -45,6 +46,23 @@ impl Alg {
         Alg::Es384,
         Alg::EdDsa,
     ];
+
+    /// Every supported algorithm's name, in [`Alg::ALL`]'s order.
+    pub const NAMES: [&'static str; 9] = [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ];
+
+    /// Whether a JWK of type `kty` (and curve `crv`) can verify this algorithm.
+    pub fn fits_jwk(self, kty: &str, crv: Option<&str>) -> bool {
+        match self {
+            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
+                kty == "RSA"
+            }
+            Alg::Es256 => kty == "EC" && crv == Some("P-256"),
+            Alg::Es384 => kty == "EC" && crv == Some("P-384"),
+            Alg::EdDsa => kty == "OKP" && crv.is_none_or(|c| c == "Ed25519"),
+        }
+    }
 
     /// Parses an `alg` header value (exact, case-sensitive, as RFC 7515 says).
     pub fn from_name(name: &str) -> Option<Alg> {
@@ -114,4 +132,31 @@ pub(crate) fn verify(alg: Alg, key: &PublicKey, signed: &[u8], signature: &[u8])
         _ => return false,
     };
     checked.is_ok()
+}
+
+impl serde::Serialize for Alg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Alg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Alg, D::Error> {
+        let name = String::deserialize(d)?;
+        Alg::from_name(&name).ok_or_else(|| serde::de::Error::unknown_variant(&name, &Alg::NAMES))
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::Alg;
+
+    #[test]
+    fn names_list_every_algorithm_in_order() {
+        let names: Vec<&str> = Alg::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(names, Alg::NAMES);
+        for a in Alg::ALL {
+            assert_eq!(Alg::from_name(a.name()), Some(a));
+        }
+    }
 }

@@ -271,13 +271,7 @@ fn required(key: &Map<String, Value>, name: &str) -> Result<String, String> {
 
 /// Whether `alg` can be used with a key of type `kty`.
 fn alg_fits(alg: &str, kty: &str, crv: Option<&str>) -> bool {
-    match alg {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => kty == "RSA",
-        "ES256" => kty == "EC" && crv == Some("P-256"),
-        "ES384" => kty == "EC" && crv == Some("P-384"),
-        "EdDSA" => kty == "OKP",
-        _ => false,
-    }
+    super::alg::Alg::from_name(alg).is_some_and(|a| a.fits_jwk(kty, crv))
 }
 
 fn jwks_key(key: &Map<String, Value>) -> Result<JwksKey, String> {
