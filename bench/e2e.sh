@@ -9,7 +9,8 @@
 # X ext_authz to a local authorization service running Gatehouse's engine; G Gatehouse, with
 # warm and fresh tokens, RS256 (Dex) and ES256 (ALB), allowed and denied. Rounds interleave
 # the variants. It also times the filter's table load inside Envoy (V8) for the example
-# policies and for 10k Profiles + 100k RoleBindings.
+# policies and for 10k Profiles + 100k RoleBindings, and (bench/scale.sh) the size, memory and
+# load of big tables, inline and by reference.
 #
 # Installs what it uses (wrk from Debian, taskset from util-linux) when missing, builds in
 # release, writes bench/out/ (gitignored). Everything listens on 127.0.0.1; every process it
@@ -68,5 +69,9 @@ python3 bench/e2e.py \
   "$@"
 case " $* " in
   *" --label "*|*" --only "*|*" --configs "*) ;; # partial runs leave RESULTS.md alone
-  *) python3 bench/results.py && echo "e2e: wrote bench/RESULTS.md" >&2 ;;
+  *)
+    # The size, memory and load rows of big tables (bench/RESULTS-scale.md; --with-1m there
+    # adds the 1M-binding compile).
+    bash bench/scale.sh
+    python3 bench/results.py && echo "e2e: wrote bench/RESULTS.md" >&2 ;;
 esac

@@ -117,24 +117,28 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A fingerprint of everything under `dir`: paths, sizes and modification times.
+/// A fingerprint of everything under `dir`: paths, sizes and modification times. Symbolic
+/// links are followed (git-sync publishes a checkout by swapping one); a directory reached
+/// twice (a link loop) is read once.
 fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
+        let real = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
+        if !seen.insert(real) || seen.len() > MAX_DIRS {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         for e in entries.flatten() {
             let path = e.path();
-            // Follows symbolic links: git-sync publishes a checkout by swapping one.
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
             };
             if meta.is_dir() {
-                if out.len() < 100_000 {
-                    stack.push(path);
-                }
+                stack.push(path);
             } else {
                 out.push((path, meta.len(), meta.modified().ok()));
             }
@@ -143,6 +147,12 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     out.sort();
     out
 }
+
+/// Most directories a fingerprint reads.
+const MAX_DIRS: usize = 10_000;
+
+/// Threads answering requests: a slow client holds one, not the server.
+const ANSWER_THREADS: usize = 4;
 
 /// Runs `gatehouse serve`.
 pub fn run(args: &ServeArgs) -> ExitCode {
@@ -191,20 +201,39 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             }
         });
     }
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return ExitCode::SUCCESS;
+    let server = Arc::new(server);
+    let answerers: Vec<_> = (0..ANSWER_THREADS)
+        .map(|_| {
+            let (server, state) = (Arc::clone(&server), Arc::clone(&state));
+            std::thread::spawn(move || loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(());
+                }
+                match server.recv_timeout(Duration::from_millis(200)) {
+                    Ok(Some(request)) => {
+                        let response = answer(&request, &state);
+                        let _ = request.respond(response);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            })
+        })
+        .collect();
+    let mut failed = None;
+    for a in answerers {
+        match a.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(e),
+            Err(_) => failed = Some("an answering thread panicked".into()),
         }
-        let request = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-        let response = answer(&request, &state);
-        let _ = request.respond(response);
+    }
+    match failed {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 
@@ -311,5 +340,26 @@ fn answer(request: &tiny_http::Request, state: &Shared) -> Answer {
             "text/plain",
             b"not found: /table, /healthz, /metrics\n".to_vec(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_follows_links_once_and_sees_every_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        std::fs::create_dir_all(d.join("a")).unwrap();
+        std::fs::write(d.join("a/x.yaml"), "a").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d, d.join("a/loop")).unwrap();
+        let first = fingerprint(d);
+        assert!(first.iter().any(|(p, _, _)| p.ends_with("a/x.yaml")));
+        assert_eq!(fingerprint(d), first);
+        std::fs::write(d.join("a/x.yaml"), "ab").unwrap();
+        assert_ne!(fingerprint(d), first, "a changed size is a change");
     }
 }
