@@ -50,6 +50,16 @@ pub struct TableServerArgs {
     /// Take the policy directory from this ConfigMap instead (one file per key).
     #[arg(long)]
     pub policy_configmap: Option<String>,
+    /// The Istio principals allowed to fetch the table (the table names every user and group
+    /// with access): an `AuthorizationPolicy` on the server allows only them (repeatable).
+    #[arg(
+        long = "allow-principal",
+        default_value = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+    )]
+    pub allow_principals: Vec<String>,
+    /// Validate the `AuthorizationPolicy` against these CRD files (as `emit wasmplugin --crd`).
+    #[arg(long)]
+    pub crd: Vec<std::path::PathBuf>,
 }
 
 /// Where `gatehouse serve` reads the policy directory.
@@ -173,7 +183,23 @@ pub fn manifests(a: &TableServerArgs) -> Result<Vec<Value>, Vec<String>> {
             "internal: the emitted objects do not type-check: {e}"
         )]
     })?;
-    Ok(vec![service, deployment])
+    // The table names every user and group with access: only the gateways may read it (the
+    // kubelet's probes of /healthz and scrapes of /metrics stay open).
+    let policy = json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": a.name, "namespace": a.namespace},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "action": "ALLOW",
+            "rules": [
+                {"from": [{"source": {"principals": a.allow_principals}}],
+                 "to": [{"operation": {"methods": ["GET", "HEAD"], "paths": ["/table"]}}]},
+                {"to": [{"operation": {"methods": ["GET"], "paths": ["/healthz", "/metrics"]}}]},
+            ],
+        },
+    });
+    Ok(vec![service, deployment, policy])
 }
 
 fn restricted() -> Value {
@@ -193,9 +219,13 @@ pub fn table_url(a: &TableServerArgs) -> String {
     )
 }
 
-/// Runs `gatehouse emit table-server`: the objects as one YAML stream.
+/// Runs `gatehouse emit table-server`: the objects as one YAML stream, the Istio one checked
+/// against `--crd` when given.
 pub fn emit(a: &TableServerArgs) -> Result<String, Vec<String>> {
     let objects = manifests(a)?;
+    if !a.crd.is_empty() {
+        crate::crd::manifest::check_against(&a.crd, &objects[2..])?;
+    }
     let mut out = vec![format!(
         "# Gateways fetch the signed table from {} (gatehouse emit wasmplugin --table-url).\n",
         table_url(a)
@@ -225,6 +255,10 @@ mod tests {
             git_path: "policies".into(),
             git_sync_image: "registry.k8s.io/git-sync/git-sync:v4.4.0".into(),
             policy_configmap: None,
+            allow_principals: vec![
+                "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account".into(),
+            ],
+            crd: vec![],
         }
     }
 
