@@ -271,7 +271,7 @@ fn required(key: &Map<String, Value>, name: &str) -> Result<String, String> {
 
 /// Whether `alg` can be used with a key of type `kty`.
 fn alg_fits(alg: &str, kty: &str, crv: Option<&str>) -> bool {
-    super::alg::Alg::from_name(alg).is_some_and(|a| a.fits_jwk(kty, crv))
+    super::jose::Alg::from_name(alg).is_some_and(|a| a.fits_jwk(kty, crv))
 }
 
 fn jwks_key(key: &Map<String, Value>) -> Result<JwksKey, String> {

@@ -49,6 +49,7 @@ pub mod encoding;
 #[cfg(any(test, feature = "mint"))]
 pub mod es384;
 mod identify;
+pub mod jose;
 pub mod keys;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
