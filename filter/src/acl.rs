@@ -72,6 +72,31 @@ pub struct SubjectGrants {
     pub groups: HashMap<Box<str>, Vec<Grant>>,
 }
 
+impl SubjectGrants {
+    /// Adds a subject's grants (after any it has).
+    pub fn add(&mut self, group: bool, name: &str, grants: Vec<Grant>) {
+        let map = if group {
+            &mut self.groups
+        } else {
+            &mut self.users
+        };
+        // One hash in the common case (a subject met once per namespace); a subject met again
+        // keeps its earlier grants first.
+        if let Some(earlier) = map.insert(name.into(), grants) {
+            if let Some(now) = map.get_mut(name) {
+                let later = std::mem::replace(now, earlier);
+                now.extend(later);
+            }
+        }
+    }
+
+    /// Makes room for more users and groups.
+    pub fn reserve(&mut self, users: usize, groups: usize) {
+        self.users.reserve(users);
+        self.groups.reserve(groups);
+    }
+}
+
 /// The whole ACL.
 #[derive(Debug, Clone, Default)]
 pub struct Acl {
@@ -183,24 +208,20 @@ impl Acl {
 
     /// Adds a subject's grants in a namespace (`None`: in every namespace).
     pub fn add(&mut self, namespace: Option<&str>, group: bool, name: &str, grants: Vec<Grant>) {
-        let scope = match namespace {
-            Some(ns) => match self.namespaces.get_mut(ns) {
-                Some(scope) => scope,
-                None => self.namespaces.entry(ns.into()).or_default(),
-            },
+        self.scope_mut(namespace).add(group, name, grants);
+    }
+
+    /// The grants of a namespace (`None`: of every namespace), made when missing.
+    pub fn scope_mut(&mut self, namespace: Option<&str>) -> &mut SubjectGrants {
+        match namespace {
+            Some(ns) => self.namespaces.entry(ns.into()).or_default(),
             None => &mut self.everywhere,
-        };
-        let map = if group {
-            &mut scope.groups
-        } else {
-            &mut scope.users
-        };
-        match map.get_mut(name) {
-            Some(list) => list.extend(grants),
-            None => {
-                map.insert(name.into(), grants);
-            }
         }
+    }
+
+    /// Makes room for `namespaces` more namespaces.
+    pub fn reserve_namespaces(&mut self, namespaces: usize) {
+        self.namespaces.reserve(namespaces);
     }
 
     /// The id of an API name, interning it.

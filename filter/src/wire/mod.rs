@@ -284,8 +284,11 @@ impl CompactGrants<'_> {
     pub fn fill_acl(&self, acl: &mut Acl) -> Result<(), WireError> {
         let mut roles: Vec<Option<(u32, ActionSet)>> = vec![None; self.strings.len()];
         let mut apis: Vec<Option<u32>> = vec![None; self.strings.len()];
+        acl.reserve_namespaces(self.scopes.len());
+        let mut resolved: Vec<(bool, &str, Vec<Grant>)> = Vec::new();
         for scope in &self.scopes {
             let ns = scope.namespace.map(|id| self.name(id)).transpose()?;
+            resolved.clear();
             for s in &scope.subjects {
                 let mut list = Vec::with_capacity(s.grants.len());
                 for g in &s.grants {
@@ -331,7 +334,14 @@ impl CompactGrants<'_> {
                         source: NO_SOURCE,
                     });
                 }
-                acl.add(ns, s.group, self.name(s.name)?, list);
+                resolved.push((s.group, self.name(s.name)?, list));
+            }
+            // One namespace lookup per scope, its maps sized once.
+            let target = acl.scope_mut(ns);
+            let groups = resolved.iter().filter(|(g, _, _)| *g).count();
+            target.reserve(resolved.len() - groups, groups);
+            for (group, name, list) in resolved.drain(..) {
+                target.add(group, name, list);
             }
         }
         Ok(())
