@@ -190,15 +190,13 @@ impl Engine {
                     WireError::Version(v) => LoadError::Version(Some(v)),
                     e => LoadError::Binary(e.to_string()),
                 };
-                let (mut table, grants) = wire::decode_parts(bytes).map_err(err)?;
                 if provenance == Provenance::Keep {
+                    let (mut table, grants) = wire::decode_parts(bytes).map_err(err)?;
                     grants.fill_table(&mut table).map_err(err)?;
                     return Engine::load(table, provenance);
                 }
-                // The gateway's path: the grants go straight into the ACL.
-                let mut acl = Acl::with_roles(&table).map_err(LoadError::Acl)?;
-                grants.fill_acl(&mut acl).map_err(err)?;
-                drop(grants);
+                // The gateway's path: the grants go straight into the ACL as they decode.
+                let (table, acl) = wire::load_for_gateway(bytes).map_err(err)?;
                 Engine::assemble(table, acl, provenance)
             }
             Some(Form::Signed) => Err(LoadError::Binary(

@@ -9,6 +9,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     // A signed envelope around anything: the key is not trusted, or the signature fails.
     let _ = wire::open(data, &[wire::public_key(&[1u8; 32])]);
+    // The gateway's loader (binary grants straight into the ACL) on the same bytes.
+    let _ = Engine::from_bytes(data, Provenance::Drop);
     let Ok(engine) = Engine::from_bytes(data, Provenance::Keep) else {
         return;
     };

@@ -23,7 +23,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::acl::{sorted, Acl, ActionSet, Grant, NO_SOURCE};
 use crate::table::{GrantSpec, Table, FORMAT_VERSION};
 
 /// First bytes of a binary table.
@@ -204,14 +203,8 @@ pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
     postcard::to_extend(&body, out).map_err(|e| e.to_string())
 }
 
-/// A binary table's grants, still in their compact form (borrowing the table's bytes).
-pub struct CompactGrants<'a> {
-    strings: Vec<Cow<'a, str>>,
-    scopes: Vec<Scope>,
-}
-
-/// Splits a binary table into the table without its grants and the grants, compact.
-pub fn decode_parts(bytes: &[u8]) -> Result<(Table, CompactGrants<'_>), WireError> {
+/// The body of a binary table, after its magic and a format version this build reads.
+fn body(bytes: &[u8]) -> Result<&[u8], WireError> {
     let rest = bytes
         .strip_prefix(BINARY_MAGIC.as_slice())
         .ok_or_else(|| WireError::Body("no `GHTB` magic".into()))?;
@@ -220,8 +213,19 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Table, CompactGrants<'_>), WireErro
     if version != FORMAT_VERSION {
         return Err(WireError::Version(version));
     }
+    Ok(body)
+}
+
+/// A binary table's grants, still in their compact form (borrowing the table's bytes).
+pub struct CompactGrants<'a> {
+    strings: Vec<Cow<'a, str>>,
+    scopes: Vec<Scope>,
+}
+
+/// Splits a binary table into the table without its grants and the grants, compact.
+pub fn decode_parts(bytes: &[u8]) -> Result<(Table, CompactGrants<'_>), WireError> {
     let body: Compact<'_> =
-        postcard::from_bytes(body).map_err(|e| WireError::Body(e.to_string()))?;
+        postcard::from_bytes(body(bytes)?).map_err(|e| WireError::Body(e.to_string()))?;
     let table: Table =
         serde_json::from_str(&body.header).map_err(|e| WireError::Body(format!("header: {e}")))?;
     if !table.grants.is_empty() {
@@ -274,74 +278,6 @@ impl CompactGrants<'_> {
                     .entry(format!("{kind}{}", self.name(s.name)?))
                     .or_default()
                     .extend(grants);
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds the grants straight into an ACL (the gateway's path: no grant map, no sources;
-    /// each role and API name is looked up once).
-    pub fn fill_acl(&self, acl: &mut Acl) -> Result<(), WireError> {
-        let mut roles: Vec<Option<(u32, ActionSet)>> = vec![None; self.strings.len()];
-        let mut apis: Vec<Option<u32>> = vec![None; self.strings.len()];
-        acl.reserve_namespaces(self.scopes.len());
-        let mut resolved: Vec<(bool, &str, Vec<Grant>)> = Vec::new();
-        for scope in &self.scopes {
-            let ns = scope.namespace.map(|id| self.name(id)).transpose()?;
-            resolved.clear();
-            for s in &scope.subjects {
-                let mut list = Vec::with_capacity(s.grants.len());
-                for g in &s.grants {
-                    let slot = roles.get_mut(g.role as usize).ok_or_else(|| {
-                        WireError::Body(format!("string {} is not in the table", g.role))
-                    })?;
-                    let (role, actions) = match slot {
-                        Some(r) => *r,
-                        None => {
-                            let name = self.name(g.role)?;
-                            let r = acl.role(name).ok_or_else(|| {
-                                WireError::Body(format!("a grant names unknown role `{name}`"))
-                            })?;
-                            *slot = Some(r);
-                            r
-                        }
-                    };
-                    let api_ids = match &g.apis {
-                        Some(ids) => {
-                            let mut out = Vec::with_capacity(ids.len());
-                            for id in ids {
-                                let slot = apis.get_mut(*id as usize).ok_or_else(|| {
-                                    WireError::Body(format!("string {id} is not in the table"))
-                                })?;
-                                let api = match slot {
-                                    Some(a) => *a,
-                                    None => {
-                                        let a = acl.intern_api(self.name(*id)?);
-                                        *slot = Some(a);
-                                        a
-                                    }
-                                };
-                                out.push(api);
-                            }
-                            Some(sorted(out))
-                        }
-                        None => None,
-                    };
-                    list.push(Grant {
-                        role,
-                        actions,
-                        apis: api_ids,
-                        source: NO_SOURCE,
-                    });
-                }
-                resolved.push((s.group, self.name(s.name)?, list));
-            }
-            // One namespace lookup per scope, its maps sized once.
-            let target = acl.scope_mut(ns);
-            let groups = resolved.iter().filter(|(g, _, _)| *g).count();
-            target.reserve(resolved.len() - groups, groups);
-            for (group, name, list) in resolved.drain(..) {
-                target.add(group, name, list);
             }
         }
         Ok(())
@@ -437,6 +373,9 @@ pub fn parse_public_key(text: &str) -> Result<[u8; PUBLIC_KEY_LEN], String> {
     <[u8; PUBLIC_KEY_LEN]>::try_from(bytes.as_slice())
         .map_err(|_| format!("{} bytes; an Ed25519 public key has 32", bytes.len()))
 }
+
+mod gateway;
+pub use gateway::load as load_for_gateway;
 
 #[cfg(test)]
 mod tests;

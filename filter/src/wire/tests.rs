@@ -63,13 +63,27 @@ fn another_version_truncation_and_garbage_are_refused() {
     assert_eq!(decode(&other), Err(WireError::Version(9)));
     for cut in [4, 7, 8, 20, bytes.len() / 2, bytes.len() - 1] {
         assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        assert!(load_for_gateway(&bytes[..cut]).is_err(), "cut at {cut}");
     }
+    assert!(matches!(
+        load_for_gateway(&other),
+        Err(WireError::Version(9))
+    ));
+    // The gateway's loader and the full decoder read the same table.
+    let (table, acl) = load_for_gateway(&bytes).unwrap();
+    let full = decode(&bytes).unwrap();
+    assert_eq!(table.routes, full.routes);
+    assert_eq!(
+        acl.namespaces.len(),
+        full.grants.keys().filter(|k| *k != "*").count()
+    );
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0xff;
     // A flipped byte may still decode (postcard has no checksum: signatures are the check);
     // it must never panic, and a string id out of range is refused.
     let _ = decode(&flipped);
+    let _ = load_for_gateway(&flipped);
     assert_eq!(form(b"GHTX"), None);
     assert_eq!(form(b"  {"), Some(Form::Json));
 }
