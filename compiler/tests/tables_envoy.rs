@@ -331,13 +331,20 @@ fn bad_tables_are_refused_with_a_counter_and_the_last_good_one_keeps_deciding() 
     let binary = wire::encode(&compiled.table).unwrap();
     let seed = [3u8; 32];
     let public = wire::base64_key(&wire::public_key(&seed));
+    let next = [9u8; 32];
+    let next_public = wire::base64_key(&wire::public_key(&next));
     publish(&served, &wire::sign(&binary, &seed));
     let port = free_port();
     let _server = FileServer::start(&served, port);
     let gw = Gateway::launch_with(
         &envoy,
         &wasm,
-        &source_config(port, &public, json!({"max_bytes": 1_000_000})),
+        // Two trusted keys: the signer in use and the next one (a signing-key rotation).
+        &source_config(
+            port,
+            &public,
+            json!({"max_bytes": 1_000_000, "trusted_keys": [&public, &next_public]}),
+        ),
         Upstream::Echo,
         vec![table_cluster(port)],
     );
@@ -391,6 +398,29 @@ fn bad_tables_are_refused_with_a_counter_and_the_last_good_one_keeps_deciding() 
         let r = gw.send("GET", "/notebook/alice/nb-1/", &[("authorization", &zed)]);
         assert_eq!(r.status, 403, "{what}");
     }
+    // The rotation: the next key signs a new table, which takes effect.
+    let updated = counter(&gw, "updated");
+    let mut rotated = compiled.table.clone();
+    rotated.grants.entry("alice".into()).or_default().insert(
+        "user:zed@example.com".into(),
+        vec![gatehouse_filter::table::GrantSpec {
+            role: "kubeflow-edit".into(),
+            apis: None,
+            source: String::new(),
+        }],
+    );
+    publish(
+        &served,
+        &wire::sign(&wire::encode(&rotated).unwrap(), &next),
+    );
+    wait_for(
+        "the table signed by the next key",
+        Duration::from_secs(20),
+        || counter(&gw, "updated") > updated,
+    );
+    let zed = dex("zed@example.com");
+    let r = gw.send("GET", "/notebook/alice/nb-1/", &[("authorization", &zed)]);
+    assert_eq!(r.status, 200, "the rotated table does not decide");
 }
 
 #[test]
