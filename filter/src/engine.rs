@@ -191,9 +191,7 @@ impl Engine {
                     e => LoadError::Binary(e.to_string()),
                 };
                 if provenance == Provenance::Keep {
-                    let (mut table, grants) = wire::decode_parts(bytes).map_err(err)?;
-                    grants.fill_table(&mut table).map_err(err)?;
-                    return Engine::load(table, provenance);
+                    return Engine::load(wire::decode(bytes).map_err(err)?, provenance);
                 }
                 // The gateway's path: the grants go straight into the ACL as they decode.
                 let (table, acl) = wire::load_for_gateway(bytes).map_err(err)?;

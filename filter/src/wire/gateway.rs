@@ -102,11 +102,7 @@ impl<'de> Visitor<'de> for Whole<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let missing = |what: &str| de::Error::custom(format!("no {what}"));
         let header: Cow<'de, str> = seq.next_element()?.ok_or_else(|| missing("header"))?;
-        let table: Table =
-            serde_json::from_str(&header).map_err(|e| de::Error::custom(format!("header: {e}")))?;
-        if !table.grants.is_empty() {
-            return Err(de::Error::custom("header holds grants"));
-        }
+        let table = super::header(&header).map_err(de::Error::custom)?;
         let mut acl = Acl::with_roles(&table).map_err(de::Error::custom)?;
         let strings: Vec<Cow<'de, str>> = seq.next_element()?.ok_or_else(|| missing("strings"))?;
         let mut resolver = Resolver {

@@ -216,91 +216,75 @@ fn body(bytes: &[u8]) -> Result<&[u8], WireError> {
     Ok(body)
 }
 
-/// A binary table's grants, still in their compact form (borrowing the table's bytes).
-pub struct CompactGrants<'a> {
-    strings: Vec<Cow<'a, str>>,
-    scopes: Vec<Scope>,
+/// The table a binary table's header holds: the JSON contract, without grants.
+fn header(text: &str) -> Result<Table, String> {
+    let table: Table = serde_json::from_str(text).map_err(|e| format!("header: {e}"))?;
+    if !table.grants.is_empty() {
+        return Err("header holds grants".into());
+    }
+    Ok(table)
 }
 
-/// Splits a binary table into the table without its grants and the grants, compact.
-pub fn decode_parts(bytes: &[u8]) -> Result<(Table, CompactGrants<'_>), WireError> {
+/// Decodes a binary table (for the authoring tools; the gateway loads with
+/// [`load_for_gateway`]). Grants come back with an empty `source`.
+pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
     let body: Compact<'_> =
         postcard::from_bytes(body(bytes)?).map_err(|e| WireError::Body(e.to_string()))?;
-    let table: Table =
-        serde_json::from_str(&body.header).map_err(|e| WireError::Body(format!("header: {e}")))?;
-    if !table.grants.is_empty() {
-        return Err(WireError::Body("header holds grants".into()));
-    }
-    Ok((
-        table,
-        CompactGrants {
-            strings: body.strings,
-            scopes: body.scopes,
-        },
-    ))
-}
-
-impl CompactGrants<'_> {
-    fn name(&self, id: u32) -> Result<&str, WireError> {
-        self.strings
+    let mut table = header(&body.header).map_err(WireError::Body)?;
+    let name = |id: u32| {
+        body.strings
             .get(id as usize)
-            .map(|s| &**s)
+            .map(|s| s.to_string())
             .ok_or_else(|| WireError::Body(format!("string {id} is not in the table")))
-    }
-
-    /// Puts the grants into the table's grant map (each with an empty `source`).
-    pub fn fill_table(&self, table: &mut Table) -> Result<(), WireError> {
-        for scope in &self.scopes {
-            let ns = match scope.namespace {
-                Some(id) => self.name(id)?.to_string(),
-                None => "*".to_string(),
-            };
-            let by_subject = table.grants.entry(ns).or_default();
-            for s in &scope.subjects {
-                let kind = if s.group { "group:" } else { "user:" };
-                let mut grants = Vec::with_capacity(s.grants.len());
-                for g in &s.grants {
-                    let apis = match &g.apis {
-                        Some(ids) => Some(
-                            ids.iter()
-                                .map(|id| self.name(*id).map(str::to_string))
-                                .collect::<Result<_, _>>()?,
-                        ),
-                        None => None,
-                    };
-                    grants.push(GrantSpec {
-                        role: self.name(g.role)?.to_string(),
-                        apis,
-                        source: String::new(),
-                    });
-                }
-                by_subject
-                    .entry(format!("{kind}{}", self.name(s.name)?))
-                    .or_default()
-                    .extend(grants);
+    };
+    for scope in &body.scopes {
+        let ns = match scope.namespace {
+            Some(id) => name(id)?,
+            None => "*".to_string(),
+        };
+        let by_subject = table.grants.entry(ns).or_default();
+        for s in &scope.subjects {
+            let kind = if s.group { "group:" } else { "user:" };
+            let mut grants = Vec::with_capacity(s.grants.len());
+            for g in &s.grants {
+                let apis = match &g.apis {
+                    Some(ids) => Some(ids.iter().map(|id| name(*id)).collect::<Result<_, _>>()?),
+                    None => None,
+                };
+                grants.push(GrantSpec {
+                    role: name(g.role)?,
+                    apis,
+                    source: String::new(),
+                });
             }
+            by_subject
+                .entry(format!("{kind}{}", name(s.name)?))
+                .or_default()
+                .extend(grants);
         }
-        Ok(())
     }
-}
-
-/// Decodes a binary table. Grants come back with an empty `source`.
-pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
-    let (mut table, grants) = decode_parts(bytes)?;
-    grants.fill_table(&mut table)?;
     Ok(table)
 }
 
 /// Length of an Ed25519 public key.
 pub const PUBLIC_KEY_LEN: usize = 32;
 
-/// Signs a binary table with an Ed25519 key (its 32-byte seed).
-pub fn sign(binary: &[u8], seed: &[u8; 32]) -> Vec<u8> {
-    let kp = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+/// What a table signature signs: [`SIGNING_CONTEXT`], then the binary table.
+fn signed_message(binary: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(SIGNING_CONTEXT.len() + binary.len());
     message.extend_from_slice(SIGNING_CONTEXT);
     message.extend_from_slice(binary);
-    let signature = kp.sk.sign(&message, None);
+    message
+}
+
+fn key_pair(seed: &[u8; 32]) -> ed25519_compact::KeyPair {
+    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed))
+}
+
+/// Signs a binary table with an Ed25519 key (its 32-byte seed).
+pub fn sign(binary: &[u8], seed: &[u8; 32]) -> Vec<u8> {
+    let kp = key_pair(seed);
+    let signature = kp.sk.sign(signed_message(binary), None);
     let mut out = Vec::with_capacity(ENVELOPE_HEADER + binary.len());
     out.extend_from_slice(SIGNED_MAGIC);
     out.push(ENVELOPE_VERSION);
@@ -312,8 +296,7 @@ pub fn sign(binary: &[u8], seed: &[u8; 32]) -> Vec<u8> {
 
 /// The public key of an Ed25519 seed.
 pub fn public_key(seed: &[u8; 32]) -> [u8; PUBLIC_KEY_LEN] {
-    let kp = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
-    *kp.pk
+    *key_pair(seed).pk
 }
 
 /// A signed table's signer key and the binary table inside, without checking the signature
@@ -348,10 +331,7 @@ pub fn open<'a>(signed: &'a [u8], trusted: &[[u8; PUBLIC_KEY_LEN]]) -> Result<&'
         .and_then(|s| ed25519_compact::Signature::from_slice(s).ok())
         .ok_or(WireError::Truncated)?;
     let pk = ed25519_compact::PublicKey::new(key);
-    let mut message = Vec::with_capacity(SIGNING_CONTEXT.len() + binary.len());
-    message.extend_from_slice(SIGNING_CONTEXT);
-    message.extend_from_slice(binary);
-    pk.verify(&message, &signature)
+    pk.verify(signed_message(binary), &signature)
         .map_err(|_| WireError::BadSignature)?;
     Ok(binary)
 }
