@@ -19,9 +19,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
 use crate::diagnostic::render_human;
+use crate::emit::wasmplugin::sha256_hex;
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID};
 use crate::table_file::{encode, read_signing_key, Format};
 use crate::{compile_dir, CompileOptions};
@@ -77,7 +76,8 @@ fn rebuild(dir: &Path, seed: &[u8; 32], state: &Shared) {
     let mut s = lock(state);
     match built {
         Ok(bytes) => {
-            let etag = format!("\"{}\"", hex(&Sha256::digest(&bytes)[..16]));
+            // The first 128 bits of the table's SHA-256.
+            let etag = format!("\"{}\"", &sha256_hex(&bytes)[..32]);
             let changed = s.table.as_ref().map(|(_, e)| e != &etag).unwrap_or(true);
             if changed {
                 eprintln!(
@@ -105,10 +105,6 @@ fn rebuild(dir: &Path, seed: &[u8; 32], state: &Shared) {
             s.compiles_failed += 1;
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_now() -> u64 {

@@ -289,19 +289,15 @@ fn source_config(
         ));
     }
     let trusted = crate::table_file::read_trusted(&args.trust)?;
-    let spec = TableSourceSpec {
-        url: url.to_string(),
-        cluster: u.cluster_name(),
-        trusted_keys: trusted
+    let spec = TableSourceSpec::new(
+        url.to_string(),
+        u.cluster_name(),
+        trusted
             .iter()
             .map(gatehouse_filter::wire::base64_key)
             .collect(),
-        poll_seconds: args.poll_seconds,
-        hold_milliseconds: 2000,
-        max_held: 256,
-        timeout_milliseconds: 5000,
-        max_bytes: gatehouse_filter::engine::MAX_TABLE_BYTES,
-    };
+        args.poll_seconds,
+    );
     TableSource::new(spec.clone()).map_err(|e| format!("--table-url: {e}"))?;
     let mut key_hosts = match table {
         Some(t) => read_table(t)?.2,

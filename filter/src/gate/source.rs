@@ -67,6 +67,23 @@ fn default_max_bytes() -> usize {
     crate::engine::MAX_TABLE_BYTES
 }
 
+impl TableSourceSpec {
+    /// A source with the documented defaults for everything but where the table is, the keys
+    /// it must be signed with and how often it is polled.
+    pub fn new(url: String, cluster: String, trusted_keys: Vec<String>, poll_seconds: u64) -> Self {
+        TableSourceSpec {
+            url,
+            cluster,
+            trusted_keys,
+            poll_seconds,
+            hold_milliseconds: default_hold(),
+            max_held: default_max_held(),
+            timeout_milliseconds: default_timeout(),
+            max_bytes: default_max_bytes(),
+        }
+    }
+}
+
 /// Shortest wait before a refused or failed fetch is retried, milliseconds.
 const RETRY_MIN_MS: u64 = 1000;
 
