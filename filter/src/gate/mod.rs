@@ -334,11 +334,11 @@ struct SourceConfig {
     table_source: TableSourceSpec,
 }
 
-/// Collects the requests a replaced refresher lets go (it fetches nothing more).
-#[derive(Default)]
-struct Released(Vec<u32>);
+/// Collects into the filter's list the requests a replaced refresher or table source lets go
+/// (it fetches nothing more).
+struct Released<'a>(&'a mut Vec<u32>);
 
-impl FetchHost for Released {
+impl FetchHost for Released<'_> {
     fn resume(&mut self, context_id: u32) {
         self.0.push(context_id);
     }
@@ -407,9 +407,7 @@ impl Filter {
     /// Replaces the table source; requests the old one held are decided again.
     fn replace_source(&mut self, source: Option<TableSource>) {
         if let Some(mut old) = std::mem::replace(&mut self.source, source) {
-            let mut released = Released::default();
-            old.release_all(&mut released);
-            self.released.extend(released.0);
+            old.release_all(&mut Released(&mut self.released));
         }
     }
 
@@ -435,9 +433,7 @@ impl Filter {
             new.adopt(old);
         }
         if let Some(mut old) = std::mem::replace(&mut self.live, live) {
-            let mut released = Released::default();
-            old.release_all(&mut released);
-            self.released.extend(released.0);
+            old.release_all(&mut Released(&mut self.released));
         }
         msg
     }
