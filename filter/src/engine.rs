@@ -186,10 +186,7 @@ impl Engine {
         }
         match wire::form(bytes) {
             Some(Form::Binary) => {
-                let err = |e: WireError| match e {
-                    WireError::Version(v) => LoadError::Version(Some(v)),
-                    e => LoadError::Binary(e.to_string()),
-                };
+                let err = |e: WireError| LoadError::Binary(e.to_string());
                 if provenance == Provenance::Keep {
                     return Engine::load(wire::decode(bytes).map_err(err)?, provenance);
                 }
@@ -384,7 +381,7 @@ impl Engine {
         let action = Some(action.clone());
         match grant {
             Some(g) => {
-                let source = self.acl.source(g).map(str::to_owned);
+                let source = self.acl.source(&g).map(str::to_owned);
                 self.allow(identity, target.into_owned(), action, source)
             }
             None => {
