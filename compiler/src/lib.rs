@@ -23,6 +23,7 @@ pub mod key_hosts;
 pub mod keys;
 pub mod mint;
 pub mod model;
+pub mod parallel;
 pub mod serve;
 pub mod table_file;
 pub mod yaml;

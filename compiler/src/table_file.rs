@@ -13,6 +13,7 @@ use gatehouse_filter::wire::{self, Form, PUBLIC_KEY_LEN};
 use gatehouse_filter::Engine;
 
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
+use crate::Compiled;
 
 /// The form `compile` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,12 +32,32 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 
 /// The table's bytes as `compile` writes them: JSON, binary, or (with a key) signed binary.
 pub fn encode(table: &Table, format: Format, sign: Option<&[u8; 32]>) -> Result<Vec<u8>, String> {
+    encode_with(table, || wire::encode(table), format, sign)
+}
+
+/// A compiled table's bytes as `compile` writes them ([`encode`]), its binary form taken from
+/// the compile rather than encoded again.
+pub fn encode_compiled(
+    compiled: Compiled,
+    format: Format,
+    sign: Option<&[u8; 32]>,
+) -> Result<Vec<u8>, String> {
+    let Compiled { table, binary, .. } = compiled;
+    encode_with(&table, || binary, format, sign)
+}
+
+fn encode_with(
+    table: &Table,
+    binary: impl FnOnce() -> Result<Vec<u8>, String>,
+    format: Format,
+    sign: Option<&[u8; 32]>,
+) -> Result<Vec<u8>, String> {
     match (format, sign) {
         (Format::Json, None) => crate::table_json(table)
             .map(String::into_bytes)
             .map_err(|e| e.to_string()),
-        (_, Some(seed)) => Ok(wire::sign(&wire::encode(table)?, seed)),
-        (Format::Binary, None) => wire::encode(table),
+        (_, Some(seed)) => Ok(wire::sign(&binary()?, seed)),
+        (Format::Binary, None) => binary(),
     }
 }
 

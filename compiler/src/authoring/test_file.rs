@@ -123,10 +123,7 @@ pub fn load(root: &Path) -> Result<Vec<Case>, Vec<Diagnostic>> {
                 for node in nodes {
                     let is_test = node.get("kind").and_then(|k| k.as_str()) == Some(KIND);
                     if is_test {
-                        let doc = Document {
-                            file: file.clone(),
-                            node,
-                        };
+                        let doc = Document::new(file.clone(), node);
                         load_doc(&doc, &mut cases, &mut diags);
                     }
                 }
@@ -169,8 +166,8 @@ fn load_doc(doc: &Document, cases: &mut Vec<Case>, diags: &mut Vec<Diagnostic>) 
         ));
     }
     let items = match doc
-        .node
-        .get("spec")
+        .node()
+        .and_then(|n| n.get("spec"))
         .and_then(|s| s.get("cases"))
         .map(|c| &c.value)
     {
@@ -186,8 +183,9 @@ fn load_doc(doc: &Document, cases: &mut Vec<Case>, diags: &mut Vec<Diagnostic>) 
                 continue;
             }
         };
-        let at = |key: &str| path!["spec", "cases", i, key].to_vec();
-        let err = |code: &'static str, key: &str, msg: String| doc.error(code, &at(key), msg);
+        let at = |key: &'static str| path!["spec", "cases", i, key].to_vec();
+        let err =
+            |code: &'static str, key: &'static str, msg: String| doc.error(code, &at(key), msg);
         let before = diags.len();
         if let Some(first) = names.insert(c.name.clone(), doc.span(&at("name")).line) {
             diags.push(

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use super::validate::parse_time;
 use crate::diagnostic::{render_denied_warnings, render_human, render_json, Diagnostic};
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
-use crate::table_file::{encode, read_signing_key, Format};
+use crate::table_file::{encode_compiled, read_signing_key, Format};
 use crate::{compile_dir, CompileOptions};
 
 /// How diagnostics are printed.
@@ -104,7 +104,7 @@ pub fn run(args: &CompileArgs) -> ExitCode {
     } else {
         Format::Json
     });
-    let bytes = match encode(&compiled.table, format, seed.as_ref()) {
+    let bytes = match encode_compiled(compiled, format, seed.as_ref()) {
         Ok(bytes) => bytes,
         Err(e) => {
             // A bug, not the author's input: say so and write nothing.

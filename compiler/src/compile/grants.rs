@@ -1,7 +1,7 @@
 //! Grants: Profile owners (and their namespaces' ServiceAccounts), KFAM RoleBindings, and
 //! `Binding` objects → namespace → subject → grants.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use gatehouse_filter::path::is_namespace_name;
 use gatehouse_filter::table::GrantSpec;
@@ -17,15 +17,16 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::path;
 use crate::yaml::{Document, Step};
 
-type Grants = BTreeMap<String, BTreeMap<String, BTreeSet<GrantSpec>>>;
+/// Namespace → subject → grants, each subject's grants in the order they were found (sorted
+/// and deduplicated once, at the end: a set per subject would cost a B-tree node per subject).
+type Grants = BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>>;
 
 fn add(grants: &mut Grants, ns: &str, subject: String, grant: GrantSpec) {
-    grants
-        .entry(ns.to_string())
-        .or_default()
-        .entry(subject)
-        .or_default()
-        .insert(grant);
+    let subjects = match grants.get_mut(ns) {
+        Some(subjects) => subjects,
+        None => grants.entry(ns.to_string()).or_default(),
+    };
+    subjects.entry(subject).or_default().push(grant);
 }
 
 fn undeclared(
@@ -58,16 +59,12 @@ pub(crate) fn compile(
     profiles(objects, gw, &mut grants, ctx);
     role_bindings(objects, namespaces, &mut grants, ctx);
     bindings(objects, namespaces, roles, &mut grants, ctx);
+    for list in grants.values_mut().flat_map(BTreeMap::values_mut) {
+        list.sort_unstable();
+        list.dedup();
+        list.shrink_to_fit();
+    }
     grants
-        .into_iter()
-        .map(|(ns, subjects)| {
-            let subjects = subjects
-                .into_iter()
-                .map(|(s, g)| (s, g.into_iter().collect()))
-                .collect();
-            (ns, subjects)
-        })
-        .collect()
 }
 
 fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'_>) {
@@ -160,7 +157,7 @@ fn role_bindings(
             &format!("{ns}/{name}"),
             &format!("RoleBinding `{ns}/{name}`"),
             doc,
-            doc.span(path!["metadata", "name"]),
+            path!["metadata", "name"],
         );
         if ctx.ok(dup).is_none() {
             continue;
@@ -263,7 +260,7 @@ fn bindings(
             name,
             &format!("Binding `{name}`"),
             doc,
-            doc.span(path!["metadata", "name"]),
+            path!["metadata", "name"],
         );
         if ctx.ok(dup).is_none() {
             continue;

@@ -26,7 +26,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
     for i in &objects.issuers {
         let name = &i.value.metadata.name;
         let at = path!["metadata", "name"];
-        let dup = names.declare(name, &format!("Issuer `{name}`"), &i.doc, i.doc.span(at));
+        let dup = names.declare(name, &format!("Issuer `{name}`"), &i.doc, at);
         if ctx.ok(dup).is_none() {
             continue;
         }
@@ -37,12 +37,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
             (Some(alb), None) => alb_issuer(name, alb, &i.doc, ctx).map(IssuerSpec::Alb),
             (None, Some(jwt)) => {
                 let at = path!["spec", "jwt", "issuer"];
-                let dup = iss.declare(
-                    &jwt.issuer,
-                    &format!("issuer `{}`", jwt.issuer),
-                    &i.doc,
-                    i.doc.span(at),
-                );
+                let dup = iss.declare(&jwt.issuer, &format!("issuer `{}`", jwt.issuer), &i.doc, at);
                 ctx.ok(dup);
                 jwt_issuer(name, jwt, &i.doc, ctx).map(IssuerSpec::Jwt)
             }
@@ -109,7 +104,7 @@ fn identities(jwt: &JwtIn, user_claim: &str, doc: &Document, ctx: &mut Ctx<'_>) 
 
 fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<AlbIssuerSpec> {
     let before = ctx.diags.len();
-    let base = |f: &str| path!["spec", "alb", f].to_vec();
+    let base = |f: &'static str| path!["spec", "alb", f].to_vec();
     let region_ok = check_region(&alb.region)
         .map_err(|p| report(ctx, doc, "invalid-region", &base("region"), p));
     if alb.signers.is_empty() {
@@ -151,13 +146,8 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     let mut kids = Seen::new();
     let mut out_keys = Vec::new();
     for (n, k) in alb.keys.iter().enumerate() {
-        let kat = |f: &str| path!["spec", "alb", "keys", n, f].to_vec();
-        let dup = kids.declare(
-            &k.kid,
-            &format!("kid `{}`", k.kid),
-            doc,
-            doc.span(&kat("kid")),
-        );
+        let kat = |f: &'static str| path!["spec", "alb", "keys", n, f].to_vec();
+        let dup = kids.declare(&k.kid, &format!("kid `{}`", k.kid), doc, &kat("kid"));
         if k.kid.is_empty() || ctx.ok(dup).is_none() {
             if k.kid.is_empty() {
                 ctx.report(doc.error("invalid-value", &kat("kid"), "`kid` must not be empty"));
@@ -234,7 +224,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
 
 fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<JwtIssuerSpec> {
     let before = ctx.diags.len();
-    let base = |f: &str| path!["spec", "jwt", f].to_vec();
+    let base = |f: &'static str| path!["spec", "jwt", f].to_vec();
     if let Err(p) = check_issuer_url(&jwt.issuer) {
         report(ctx, doc, "invalid-issuer-url", &base("issuer"), p);
     }

@@ -27,7 +27,7 @@ use gatehouse_filter::Engine;
 
 use crate::diagnostic::{self, Diagnostic};
 use crate::model::{self, Located, Object};
-use crate::yaml::{Document, Span};
+use crate::yaml::{Document, Span, Step};
 
 /// Options for a compile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,9 @@ impl Default for CompileOptions {
 pub struct Compiled {
     /// The table, ready to serialize with [`crate::table_json`].
     pub table: Table,
+    /// The table's binary form ([`gatehouse_filter::wire::encode`]), as the compile measured
+    /// it against the filter's limit: what `--format binary` writes, without encoding it again.
+    pub binary: Result<Vec<u8>, String>,
     /// Warnings.
     pub warnings: Vec<Diagnostic>,
 }
@@ -77,33 +80,33 @@ impl Ctx<'_> {
     }
 }
 
-/// Tracks names declared so far, to report duplicates with where the first one was.
-pub(crate) struct Seen(BTreeMap<String, String>);
+/// Tracks names declared so far, to report duplicates with where the first one was (found
+/// only when there is a duplicate: a document reads its spans on demand).
+pub(crate) struct Seen<'a>(BTreeMap<String, (&'a Document, Box<[Step]>)>);
 
-impl Seen {
+impl<'a> Seen<'a> {
     pub fn new() -> Self {
         Seen(BTreeMap::new())
     }
 
-    /// Records `key` declared at `doc`/`span`; a second declaration is a duplicate error.
+    /// Records `key` declared at `doc`/`at`; a second declaration is a duplicate error.
     pub fn declare(
         &mut self,
         key: &str,
         what: &str,
-        doc: &Document,
-        span: Span,
+        doc: &'a Document,
+        at: &[Step],
     ) -> Result<(), Diagnostic> {
-        let here = format!("{}:{}", doc.file, span.line);
         match self.0.get(key) {
-            Some(first) => Err(Diagnostic::error(
-                "duplicate-declaration",
-                &doc.file,
-                span,
-                format!("duplicate declaration of {what}"),
-            )
-            .with_hint(format!("first declared at {first}"))),
+            Some((first, first_at)) => Err(doc
+                .error(
+                    "duplicate-declaration",
+                    at,
+                    format!("duplicate declaration of {what}"),
+                )
+                .with_hint(format!("first declared at {}", first.source_at(first_at)))),
             None => {
-                self.0.insert(key.to_string(), here);
+                self.0.insert(key.to_string(), (doc, at.into()));
                 Ok(())
             }
         }
@@ -192,12 +195,15 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     // The filter must accept what the compiler writes: load it once (without copying it; the
     // engine hands the table back).
     let table = if diags.iter().any(Diagnostic::is_error) {
-        Some(table)
+        None
     } else {
         match Engine::new(table) {
             Ok(engine) => {
-                diags.extend(table_size(&engine.table, MAX_TABLE_BYTES));
-                Some(engine.table)
+                let binary = gatehouse_filter::wire::encode(&engine.table);
+                if let Ok(bytes) = &binary {
+                    diags.extend(table_size(bytes.len(), MAX_TABLE_BYTES));
+                }
+                Some((engine.table, binary))
             }
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -219,12 +225,13 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
         diags.extend(key_sources::no_key_refresh(&objects));
     }
     diagnostic::attach_sources(&mut diags, |file| {
-        loaded.sources.get(file).map(String::as_str)
+        loaded.sources.get(file).map(|text| &**text)
     });
     diagnostic::sort(&mut diags);
     match table {
-        Some(table) if !diags.iter().any(Diagnostic::is_error) => Ok(Compiled {
+        Some((table, binary)) if !diags.iter().any(Diagnostic::is_error) => Ok(Compiled {
             table,
+            binary,
             warnings: diags,
         }),
         _ => Err(diags),
@@ -235,8 +242,7 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
 /// policy's size, an author's problem, said here rather than by a gateway refusing it. Measured
 /// in the table's smallest form (binary), which is what a gateway fetches; `compile` refuses a
 /// JSON table over the limit itself, pointing at `--format binary`.
-fn table_size(table: &Table, limit: usize) -> Option<Diagnostic> {
-    let size = gatehouse_filter::wire::encode(table).ok()?.len();
+fn table_size(size: usize, limit: usize) -> Option<Diagnostic> {
     (size > limit).then(|| {
         Diagnostic::error(
             "table-too-large",
@@ -267,8 +273,9 @@ mod tests {
         let size = gatehouse_filter::wire::encode(&compiled.table)
             .unwrap()
             .len();
-        assert!(table_size(&compiled.table, size).is_none());
-        let d = table_size(&compiled.table, size - 1).unwrap();
+        assert_eq!(compiled.binary.as_ref().unwrap().len(), size);
+        assert!(table_size(size, size).is_none());
+        let d = table_size(size, size - 1).unwrap();
         assert_eq!(d.code, "table-too-large");
         assert!(d.is_error());
         assert!(

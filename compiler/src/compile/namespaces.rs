@@ -11,10 +11,10 @@ use crate::yaml::Document;
 /// Namespace → where it was declared.
 pub(crate) type Namespaces = BTreeMap<String, String>;
 
-pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Namespaces {
+pub(crate) fn compile<'a>(objects: &'a ByKind, ctx: &mut Ctx<'_>) -> Namespaces {
     let mut seen = Seen::new();
     let mut out = Namespaces::new();
-    let mut declare = |name: &str, doc: &Document, what: &str, ctx: &mut Ctx<'_>| {
+    let mut declare = |name: &str, doc: &'a Document, what: &str, ctx: &mut Ctx<'_>| {
         let at = path!["metadata", "name"];
         if !is_namespace_name(name) {
             ctx.report(
@@ -29,8 +29,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Namespaces {
             );
             return;
         }
-        let span = doc.span(at);
-        let r = seen.declare(name, &format!("namespace `{name}` ({what})"), doc, span);
+        let r = seen.declare(name, &format!("namespace `{name}` ({what})"), doc, at);
         if ctx.ok(r).is_some() {
             out.insert(name.to_string(), doc.source_at(path![]));
         }

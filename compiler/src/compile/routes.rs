@@ -155,7 +155,7 @@ fn user_route(
     ctx: &mut Ctx<'_>,
 ) -> Option<RouteSpec> {
     let before = ctx.diags.len();
-    let at = |f: &str| path!["spec", "routes", i, f].to_vec();
+    let at = |f: &'static str| path!["spec", "routes", i, f].to_vec();
     for (j, m) in r.methods.iter().enumerate() {
         if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
             let d = doc.error(

@@ -10,6 +10,7 @@ pub mod routemap;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use serde::de::DeserializeOwned;
@@ -126,8 +127,9 @@ pub struct Loaded {
     pub objects: Vec<Object>,
     /// Problems found while loading.
     pub diagnostics: Vec<Diagnostic>,
-    /// Text of every file read, by relative path (for rendering diagnostics).
-    pub sources: BTreeMap<String, String>,
+    /// Text of every file read, by relative path (for rendering diagnostics; the objects'
+    /// documents read their spans from it).
+    pub sources: BTreeMap<String, Arc<str>>,
 }
 
 /// Every `*.yaml` / `*.yml` file under `root`, recursively, sorted.
@@ -160,7 +162,8 @@ pub fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Loads every policy file under `root`.
+/// Loads every policy file under `root`: the files are read and parsed in parallel, and their
+/// objects and diagnostics kept in file order.
 pub fn load_dir(root: &Path) -> Loaded {
     let mut loaded = Loaded::default();
     let files = match policy_files(root) {
@@ -175,39 +178,66 @@ pub fn load_dir(root: &Path) -> Loaded {
             return loaded;
         }
     };
-    for path in files {
-        let file = relative(root, &path);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                loaded.diagnostics.push(Diagnostic::error(
-                    "io",
-                    &file,
-                    Span::default(),
-                    format!("cannot read file: {e}"),
-                ));
-                continue;
-            }
-        };
-        match parse_documents(&text) {
-            Ok(docs) => {
-                for node in docs {
-                    let doc = Document {
-                        file: file.clone(),
-                        node,
-                    };
-                    load_document(doc, &mut loaded);
-                }
-            }
-            Err(e) => loaded.diagnostics.push(e.diagnostic(&file)),
+    for one in crate::parallel::map(&files, |path| load_file(root, path)) {
+        loaded.objects.extend(one.objects);
+        loaded.diagnostics.extend(one.diagnostics);
+        if let Some(text) = one.text {
+            loaded.sources.insert(one.file, text);
         }
-        loaded.sources.insert(file, text);
     }
     loaded
 }
 
+/// What one policy file holds (`text` is `None` when it could not be read).
+struct FileLoad {
+    file: String,
+    text: Option<Arc<str>>,
+    objects: Vec<Object>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn load_file(root: &Path, path: &Path) -> FileLoad {
+    let file = relative(root, path);
+    let mut loaded = Loaded::default();
+    let text: Arc<str> = match std::fs::read_to_string(path) {
+        Ok(t) => t.into(),
+        Err(e) => {
+            let d = Diagnostic::error(
+                "io",
+                &file,
+                Span::default(),
+                format!("cannot read file: {e}"),
+            );
+            return FileLoad {
+                file,
+                text: None,
+                objects: Vec::new(),
+                diagnostics: vec![d],
+            };
+        }
+    };
+    match parse_documents(&text) {
+        Ok(docs) => {
+            for (i, node) in docs.into_iter().enumerate() {
+                let doc = Document::in_text(file.clone(), node, Arc::clone(&text), i);
+                load_document(doc, &mut loaded);
+            }
+        }
+        Err(e) => loaded.diagnostics.push(e.diagnostic(&file)),
+    }
+    FileLoad {
+        file,
+        text: Some(text),
+        objects: loaded.objects,
+        diagnostics: loaded.diagnostics,
+    }
+}
+
 fn load_document(doc: Document, loaded: &mut Loaded) {
-    if !matches!(doc.node.value, NodeValue::Map(_)) {
+    let Some(node) = doc.node() else {
+        return;
+    };
+    if !matches!(node.value, NodeValue::Map(_)) {
         loaded.diagnostics.push(doc.error(
             "invalid-value",
             path![],
@@ -215,7 +245,7 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         ));
         return;
     }
-    let Some(kind) = doc.node.get("kind").and_then(|k| k.as_str()) else {
+    let Some(kind) = node.get("kind").and_then(|k| k.as_str()) else {
         loaded
             .diagnostics
             .push(doc.error("missing-field", path![], "missing field `kind`"));
@@ -237,9 +267,9 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
         );
         return;
     };
-    let api = doc.node.get("apiVersion").and_then(|a| a.as_str());
+    let api = node.get("apiVersion").and_then(|a| a.as_str());
     if known == Kind::List {
-        let items = match doc.node.get("items").map(|i| &i.value) {
+        let items = match node.get("items").map(|i| &i.value) {
             Some(NodeValue::Seq(items)) => items.clone(),
             _ => {
                 loaded.diagnostics.push(doc.error(
@@ -250,14 +280,8 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
                 return;
             }
         };
-        for node in items {
-            load_document(
-                Document {
-                    file: doc.file.clone(),
-                    node,
-                },
-                loaded,
-            );
+        for (i, node) in items.into_iter().enumerate() {
+            load_document(doc.item(node, i), loaded);
         }
         return;
     }
@@ -299,10 +323,12 @@ fn load_document(doc: Document, loaded: &mut Loaded) {
 }
 
 fn decode<T: DeserializeOwned>(
-    doc: Document,
+    mut doc: Document,
     wrap: impl FnOnce(Located<T>) -> Object,
 ) -> Result<Object, Diagnostic> {
     let value = doc.decode::<T>()?;
+    // Decoded: the object keeps its spans, not its tree.
+    doc.release();
     Ok(wrap(Located { doc, value }))
 }
 

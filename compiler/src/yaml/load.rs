@@ -20,10 +20,33 @@ enum Frame {
 
 struct MapFrame {
     entries: Vec<(Node, Node)>,
-    /// Text of every scalar key so far, to find duplicates without a quadratic scan.
-    keys: HashSet<String>,
+    /// Text of every scalar key so far, once the mapping holds more than [`SCAN_KEYS`] entries,
+    /// to find duplicates without a quadratic scan (and without a set for every small mapping).
+    keys: Option<HashSet<String>>,
     pending: Option<Node>,
     span: Span,
+}
+
+/// Up to this many entries, a mapping's keys are compared one by one.
+const SCAN_KEYS: usize = 16;
+
+impl MapFrame {
+    /// Whether `key` repeats a key already in the mapping (then it is not added).
+    fn repeats(&mut self, key: &Node) -> bool {
+        let Some(text) = key.key_text() else {
+            return false;
+        };
+        if self.keys.is_none() && self.entries.len() < SCAN_KEYS {
+            return self.entries.iter().any(|(k, _)| k.same_key(key));
+        }
+        let keys = self.keys.get_or_insert_with(|| {
+            self.entries
+                .iter()
+                .filter_map(|(k, _)| k.key_text())
+                .collect()
+        });
+        !keys.insert(text)
+    }
 }
 
 /// Builds nodes from events that [`Bounds`] has already let through.
@@ -62,14 +85,14 @@ impl Builder {
             Some(Frame::Map(map)) => match map.pending.take() {
                 None => map.pending = Some(node),
                 Some(key) => {
-                    if let Some(text) = key.key_text() {
-                        if map.keys.contains(&text) {
-                            return Err(SyntaxError::syntax(
-                                key.span,
-                                format!("duplicate key `{text}` in mapping"),
-                            ));
-                        }
-                        map.keys.insert(text);
+                    if map.repeats(&key) {
+                        return Err(SyntaxError::syntax(
+                            key.span,
+                            format!(
+                                "duplicate key `{}` in mapping",
+                                key.key_text().unwrap_or_default()
+                            ),
+                        ));
                     }
                     map.entries.push((key, node));
                 }
@@ -92,16 +115,23 @@ impl Builder {
             Event::MappingStart(..) => {
                 self.stack.push(Frame::Map(MapFrame {
                     entries: Vec::new(),
-                    keys: HashSet::new(),
+                    keys: None,
                     pending: None,
                     span,
                 }));
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => {
+                // Documents stay in memory for their spans: no spare capacity.
                 let (value, span) = match self.stack.pop() {
-                    Some(Frame::Seq(items, span)) => (NodeValue::Seq(items), span),
-                    Some(Frame::Map(m)) => (NodeValue::Map(m.entries), m.span),
+                    Some(Frame::Seq(mut items, span)) => {
+                        items.shrink_to_fit();
+                        (NodeValue::Seq(items), span)
+                    }
+                    Some(Frame::Map(mut m)) => {
+                        m.entries.shrink_to_fit();
+                        (NodeValue::Map(m.entries), m.span)
+                    }
                     None => return Ok(()),
                 };
                 self.push(Node { value, span })

@@ -4,6 +4,7 @@
 //! [`check_bounds`] holds YAML that another reader parses (serde_yaml, for manifests) to the
 //! same bounds.
 
+mod document;
 mod error;
 mod limits;
 mod load;
@@ -11,48 +12,13 @@ mod node;
 
 use serde::de::DeserializeOwned;
 
+pub use document::Document;
 pub use error::SyntaxError;
 pub use limits::{MAX_DEPTH, MAX_NODES};
 pub use load::{check_bounds, parse_documents};
 pub use node::{IntoStep, Node, NodeValue, Span, Step};
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
-
-/// One policy object: a YAML document (or one item of a `kind: List`) and where it came from.
-#[derive(Debug, Clone)]
-pub struct Document {
-    /// File relative to the policy directory, `/`-separated.
-    pub file: String,
-    /// The object.
-    pub node: Node,
-}
-
-impl Document {
-    /// Span of the value at `path`.
-    pub fn span(&self, path: &[Step]) -> Span {
-        self.node.span_at(path)
-    }
-
-    /// An error at the value at `path`.
-    pub fn error(&self, code: &'static str, path: &[Step], msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(code, &self.file, self.span(path), msg)
-    }
-
-    /// A warning at the value at `path`.
-    pub fn warning(&self, code: &'static str, path: &[Step], msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::warning(code, &self.file, self.span(path), msg)
-    }
-
-    /// `<file>:<line>`, the form grant and route sources take.
-    pub fn source_at(&self, path: &[Step]) -> String {
-        format!("{}:{}", self.file, self.span(path).line)
-    }
-
-    /// Decodes the whole object into `T`; errors point at the offending value.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Diagnostic> {
-        decode(&self.file, &self.node)
-    }
-}
 
 /// Decodes `node` into `T` with serde; a failure becomes a diagnostic at the offending value,
 /// with a did-you-mean hint for unknown fields and values.
@@ -62,7 +28,7 @@ pub fn decode<T: DeserializeOwned>(file: &str, node: &Node) -> Result<T, Diagnos
             .path()
             .iter()
             .filter_map(|seg| match seg {
-                serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+                serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone().into())),
                 serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
                 _ => None,
             })

@@ -1,5 +1,7 @@
 //! A YAML value that remembers where each of its parts was written.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value};
 
 pub use crate::diagnostic::Span;
@@ -35,8 +37,8 @@ pub struct Node {
 /// One step of a path into a [`Node`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// A mapping key.
-    Key(String),
+    /// A mapping key (borrowed when written in the code, as most are).
+    Key(Cow<'static, str>),
     /// A sequence index.
     Index(usize),
 }
@@ -60,7 +62,7 @@ impl Node {
         match &self.value {
             NodeValue::Map(entries) => entries
                 .iter()
-                .find(|(k, _)| k.key_text().as_deref() == Some(key))
+                .find(|(k, _)| k.is_key(key))
                 .map(|(k, v)| (k, v)),
             _ => None,
         }
@@ -83,6 +85,22 @@ impl Node {
             NodeValue::Bool(b) => Some(b.to_string()),
             NodeValue::Null => Some("null".to_string()),
             NodeValue::Seq(_) | NodeValue::Map(_) => None,
+        }
+    }
+
+    /// Whether this scalar, as a mapping key, reads `key` (as [`Node::key_text`] writes it).
+    pub fn is_key(&self, key: &str) -> bool {
+        match &self.value {
+            NodeValue::Str(s) => s == key,
+            _ => self.key_text().as_deref() == Some(key),
+        }
+    }
+
+    /// Whether two mapping keys read the same (their [`Node::key_text`]s are equal).
+    pub fn same_key(&self, other: &Node) -> bool {
+        match &other.value {
+            NodeValue::Str(s) => self.is_key(s),
+            _ => other.key_text().is_some_and(|k| self.is_key(&k)),
         }
     }
 
@@ -145,15 +163,15 @@ pub trait IntoStep {
     fn into_step(self) -> Step;
 }
 
-impl IntoStep for &str {
+impl IntoStep for &'static str {
     fn into_step(self) -> Step {
-        Step::Key(self.to_string())
+        Step::Key(Cow::Borrowed(self))
     }
 }
 
 impl IntoStep for &String {
     fn into_step(self) -> Step {
-        Step::Key(self.clone())
+        Step::Key(Cow::Owned(self.clone()))
     }
 }
 
