@@ -191,38 +191,23 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
         namespaces: namespaces.into_keys().collect(),
     };
 
+    // Said only of a policy that compiles (below): it is about what the table does, not a
+    // problem to fix alongside errors.
+    let mut notes: Vec<Diagnostic> = objects
+        .gateways
+        .is_empty()
+        .then(gateway::no_gateway)
+        .into_iter()
+        .collect();
+    notes.extend(key_sources::no_key_refresh(&objects));
     let mut diags = ctx.diags;
-    // The filter must accept what the compiler writes: load it once (without copying it; the
-    // engine hands the table back).
-    let table = if diags.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        match Engine::new(table) {
-            Ok(engine) => {
-                let binary = gatehouse_filter::wire::encode(&engine.table);
-                if let Ok(bytes) = &binary {
-                    diags.extend(table_size(bytes.len(), MAX_TABLE_BYTES));
-                }
-                Some((engine.table, binary))
-            }
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    "internal",
-                    "",
-                    Span::default(),
-                    format!("the filter refuses the compiled table: {e}"),
-                ));
-                None
-            }
-        }
-    };
-    // Said only of a policy that compiles: it is about what the table does, not a problem to
-    // fix alongside errors.
+    // The objects are done with: another core frees them while the filter loads the table.
+    let table = std::thread::scope(|s| {
+        s.spawn(move || drop(objects));
+        check(table, &mut diags)
+    });
     if !diags.iter().any(Diagnostic::is_error) {
-        if objects.gateways.is_empty() {
-            diags.push(gateway::no_gateway());
-        }
-        diags.extend(key_sources::no_key_refresh(&objects));
+        diags.extend(notes);
     }
     diagnostic::attach_sources(&mut diags, |file| {
         loaded.sources.get(file).map(|text| &**text)
@@ -235,6 +220,33 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
             warnings: diags,
         }),
         _ => Err(diags),
+    }
+}
+
+/// The filter must accept what the compiler writes: loads the table once (without copying it;
+/// the engine hands it back) and encodes its binary form, whose size it checks. `None` when
+/// `diags` already hold an error, or the filter refuses the table (said in `diags`).
+fn check(table: Table, diags: &mut Vec<Diagnostic>) -> Option<(Table, Result<Vec<u8>, String>)> {
+    if diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    match Engine::new(table) {
+        Ok(engine) => {
+            let binary = gatehouse_filter::wire::encode(&engine.table);
+            if let Ok(bytes) = &binary {
+                diags.extend(table_size(bytes.len(), MAX_TABLE_BYTES));
+            }
+            Some((engine.table, binary))
+        }
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "internal",
+                "",
+                Span::default(),
+                format!("the filter refuses the compiled table: {e}"),
+            ));
+            None
+        }
     }
 }
 

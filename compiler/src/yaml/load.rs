@@ -33,12 +33,12 @@ const SCAN_KEYS: usize = 16;
 impl MapFrame {
     /// Whether `key` repeats a key already in the mapping (then it is not added).
     fn repeats(&mut self, key: &Node) -> bool {
-        let Some(text) = key.key_text() else {
-            return false;
-        };
         if self.keys.is_none() && self.entries.len() < SCAN_KEYS {
             return self.entries.iter().any(|(k, _)| k.same_key(key));
         }
+        let Some(text) = key.key_text() else {
+            return false;
+        };
         let keys = self.keys.get_or_insert_with(|| {
             self.entries
                 .iter()
