@@ -8,6 +8,7 @@ use common::{compiled_policies, gatehouse};
 
 use std::path::{Path, PathBuf};
 
+use gatehouse::crd::schema::{AdditionalProperties, Schema};
 use gatehouse::crd::{parse_documents, Crd};
 use serde_json::{json, Value};
 
@@ -130,6 +131,166 @@ fn envoyfilter_and_requestauthentication_crds_load_and_check() {
     ] {
         assert!(v.iter().any(|s| s.contains(m)), "{m}: {v:?}");
     }
+}
+
+/// The message of every CEL rule in `s` and below it.
+fn rule_messages(s: &Schema, out: &mut Vec<String>) {
+    out.extend(s.validations.iter().filter_map(|r| r.message.clone()));
+    for p in s.properties.values() {
+        rule_messages(p, out);
+    }
+    if let Some(AdditionalProperties::Schema(p)) = &s.additional_properties {
+        rule_messages(p, out);
+    }
+    if let Some(i) = &s.items {
+        rule_messages(i, out);
+    }
+}
+
+fn trafficextension() -> Value {
+    json!({
+        "apiVersion": "extensions.istio.io/v1alpha1", "kind": "TrafficExtension",
+        "metadata": {"name": "gatehouse", "namespace": "istio-system"},
+        "spec": {
+            "selector": {"matchLabels": {"istio": "ingressgateway"}},
+            "phase": "AUTHN", "priority": 10,
+            "wasm": {"url": "oci://ghcr.io/acme/gatehouse:1", "failStrategy": "FAIL_CLOSE",
+                     "pluginConfig": {"format_version": 1},
+                     "vmConfig": {"env": [{"name": "POD_NAME", "valueFrom": "HOST"}]}}
+        }
+    })
+}
+
+/// Istio 1.30's TrafficExtension CRD: a WASM extension passes, and so does a Lua one; a sample
+/// breaking each of its CEL rules is refused with that rule's message, and the samples break
+/// every rule the CRD has, so none goes unevaluated. All but `both` break a CEL rule alone
+/// (the schema lets them through): CEL catches them.
+#[test]
+fn trafficextension_samples_breaking_each_cel_rule_are_refused_with_its_message() {
+    let Some(dir) = anchors() else { return };
+    let crd = crd(&dir, "trafficextension-crd.yaml");
+    assert_eq!(crd.validate(&trafficextension()), vec![]);
+    let mut lua = trafficextension();
+    lua["spec"].as_object_mut().unwrap().remove("wasm");
+    lua["spec"]["lua"] = json!({"inlineCode": "function envoy_on_request(h) end"});
+    assert_eq!(crd.validate(&lua), vec![]);
+
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit, &str); 9] = [
+        (
+            "both",
+            |d| d["spec"]["lua"] = json!({"inlineCode": "function envoy_on_request(h) end"}),
+            "exactly one of wasm or lua must be set",
+        ),
+        (
+            "neither",
+            |d| {
+                d["spec"].as_object_mut().unwrap().remove("wasm");
+            },
+            "exactly one of wasm or lua must be set",
+        ),
+        (
+            "selector-and-target-refs",
+            |d| d["spec"]["targetRefs"] = json!([{"kind": "Gateway", "name": "gw"}]),
+            "only one of targetRefs or selector can be set",
+        ),
+        (
+            "cross-namespace",
+            |d| {
+                d["spec"].as_object_mut().unwrap().remove("selector");
+                d["spec"]["targetRefs"] = json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                            "name": "gw", "namespace": "kubeflow"}]);
+            },
+            "cross namespace referencing is not currently supported",
+        ),
+        (
+            "url-scheme",
+            |d| d["spec"]["wasm"]["url"] = json!("fake://example.com"),
+            "url must have schema one of [http, https, file, oci]",
+        ),
+        (
+            "env-value-from-host",
+            |d| d["spec"]["wasm"]["vmConfig"]["env"][0]["value"] = json!("x"),
+            "value may only be set when valueFrom is INLINE",
+        ),
+        (
+            "wildcard-value",
+            |d| d["spec"]["selector"]["matchLabels"]["istio"] = json!("ingress*"),
+            "wildcard not allowed in label value match",
+        ),
+        (
+            "wildcard-key",
+            |d| d["spec"]["selector"]["matchLabels"]["app*"] = json!("x"),
+            "wildcard not allowed in label key match",
+        ),
+        (
+            "empty-key",
+            |d| d["spec"]["selector"]["matchLabels"][""] = json!("x"),
+            "key must not be empty",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let mut doc = trafficextension();
+        edit(&mut doc);
+        let got: Vec<String> = crd.validate(&doc).iter().map(ToString::to_string).collect();
+        assert!(
+            got.iter()
+                .any(|m| m.contains("Invalid value") && m.contains(expected)),
+            "{name}: expected `{expected}`, got {got:?}"
+        );
+        if name == "both" {
+            assert!(got.iter().any(|m| m.contains("(oneOf)")), "{got:?}");
+        } else {
+            assert_eq!(got.len(), 1, "{name}: {got:?}");
+        }
+    }
+    let mut rules = Vec::new();
+    for (_, schema) in &crd.versions {
+        rule_messages(schema, &mut rules);
+    }
+    assert_eq!(rules.len(), 8, "{rules:?}");
+    for rule in &rules {
+        assert!(
+            cases.iter().any(|(_, _, m)| rule == m),
+            "no sample breaks `{rule}`"
+        );
+    }
+}
+
+/// `validate-manifest` refuses the TrafficExtensions that break a CEL rule, each named with the
+/// rule's message, and passes the valid one beside them.
+#[test]
+fn validate_manifest_refuses_a_trafficextension_breaking_a_cel_rule() {
+    let Some(dir) = anchors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("trafficextensions.yaml");
+    let valid = trafficextension();
+    let mut both = trafficextension();
+    both["metadata"]["name"] = json!("both");
+    both["spec"]["lua"] = json!({"inlineCode": "function envoy_on_request(h) end"});
+    let mut neither = trafficextension();
+    neither["metadata"]["name"] = json!("neither");
+    neither["spec"].as_object_mut().unwrap().remove("wasm");
+    let text: Vec<String> = [valid, both, neither]
+        .iter()
+        .map(|d| serde_yaml::to_string(d).unwrap())
+        .collect();
+    std::fs::write(&file, text.join("---\n")).unwrap();
+    let crd = dir.join("istio/trafficextension-crd.yaml");
+    let o = gatehouse(&[
+        "validate-manifest",
+        "--crd",
+        crd.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for name in ["both", "neither"] {
+        let expected = format!("TrafficExtension `{name}`: spec: Invalid value: \"object\": exactly one of wasm or lua must be set");
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    assert!(!err.contains("`gatehouse`"), "{err}");
+    assert!(err.contains("3 resources checked, 2 refused"), "{err}");
 }
 
 fn small_crd(schema: Value) -> Crd {
@@ -319,12 +480,13 @@ fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
     let table = table.as_str();
     let mut names = ALL_BUT_WASMPLUGIN.to_vec();
     names.push("wasmplugin-crd.yaml");
+    names.push("trafficextension-crd.yaml");
     let crds = all_in_one(&dir, &tmp, &names);
     let crds = crds.to_str().unwrap();
-    let wasmplugin = |crd: &str| {
+    let plugin = |kind: &str, crd: &str| {
         gatehouse(&[
             "emit",
-            "wasmplugin",
+            kind,
             "--table",
             table,
             "--url",
@@ -333,6 +495,8 @@ fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
             crd,
         ])
     };
+    let wasmplugin = |crd: &str| plugin("wasmplugin", crd);
+    let trafficextension = |crd: &str| plugin("trafficextension", crd);
     let envoyfilter = |crd: &str| {
         gatehouse(&[
             "emit",
@@ -345,7 +509,7 @@ fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
             crd,
         ])
     };
-    for o in [wasmplugin(crds), envoyfilter(crds)] {
+    for o in [wasmplugin(crds), trafficextension(crds), envoyfilter(crds)] {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
         assert!(!o.stdout.is_empty());
@@ -358,6 +522,13 @@ fn emit_crd_picks_the_manifests_kind_from_an_all_in_one_file() {
     assert!(o.stdout.is_empty());
     assert!(
         err.contains("defines `ServiceEntry`, `EnvoyFilter`, `DestinationRule`, not `WasmPlugin`"),
+        "{err}"
+    );
+    let o = trafficextension(crds.to_str().unwrap());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not `TrafficExtension` (group `extensions.istio.io`)"),
         "{err}"
     );
 }

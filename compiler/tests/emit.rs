@@ -1,4 +1,4 @@
-//! `gatehouse emit wasmplugin|envoyfilter|envoy|envoy-table` and `validate-manifest`: the manifests carry a
+//! `gatehouse emit wasmplugin|trafficextension|envoyfilter|envoy|envoy-table` and `validate-manifest`: the manifests carry a
 //! table the filter loads, pass Istio's own CRDs (read from `../shared/anchors`; those checks
 //! skip with a message when it is absent), and bad input exits 1 with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -63,23 +63,31 @@ fn fails_with(o: &Output, needle: &str) {
     assert!(err.contains(needle), "expected `{needle}` in:\n{err}");
 }
 
+/// `emit <kind>` (`wasmplugin`, `trafficextension`) of the table `t` with the module `wasm`
+/// on the gateway pod (`file://`), at priority 100, and `extra`.
+fn file_plugin(kind: &str, t: &str, wasm: &str, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "emit",
+        kind,
+        "--table",
+        t,
+        "--url",
+        "file:///var/lib/gatehouse/gatehouse.wasm",
+        "--wasm",
+        wasm,
+        "--priority",
+        "100",
+    ];
+    a.extend_from_slice(extra);
+    gatehouse(&a)
+}
+
 #[test]
 fn wasmplugin_carries_the_table_and_passes_istios_crd() {
     let dir = tempfile::tempdir().unwrap();
     let t = compiled_policies(dir.path());
     let wasm = module(&dir);
-    let m = manifest(&gatehouse(&[
-        "emit",
-        "wasmplugin",
-        "--table",
-        &t,
-        "--url",
-        "file:///var/lib/gatehouse/gatehouse.wasm",
-        "--wasm",
-        &wasm,
-        "--priority",
-        "100",
-    ]));
+    let m = manifest(&file_plugin("wasmplugin", &t, &wasm, &[]));
     let spec = &m["spec"];
     assert_eq!(spec["phase"], "AUTHN");
     assert_eq!(spec["failStrategy"], "FAIL_CLOSE");
@@ -136,6 +144,136 @@ fn wasmplugin_carries_the_table_and_passes_istios_crd() {
         );
         assert_eq!(m["metadata"]["name"], "gatehouse-edge");
     }
+}
+
+/// `emit trafficextension` deploys what `emit wasmplugin` deploys: the WasmPlugin's spec, but
+/// for where it runs, is the TrafficExtension's `wasm`, with the same metadata and the same key
+/// hosts' objects. It attaches by the same default selector, or by `--target-ref`. Every form,
+/// the by-reference one included, passes Istio's TrafficExtension CRD (schema and CEL rules),
+/// through `--crd` and through `validate-manifest`.
+#[test]
+fn trafficextension_deploys_the_wasmplugins_plugin_and_passes_istios_crd() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = compiled_policies(dir.path());
+    let wasm = module(&dir);
+    let te = ok_docs(&file_plugin("trafficextension", &t, &wasm, &[]));
+    let wp = ok_docs(&file_plugin("wasmplugin", &t, &wasm, &[]));
+    let m = &te[0];
+    assert_eq!(m["apiVersion"], "extensions.istio.io/v1alpha1");
+    assert_eq!(m["kind"], "TrafficExtension");
+    let spec = &m["spec"];
+    assert_eq!(spec["phase"], "AUTHN");
+    assert_eq!(spec["priority"], 100);
+    assert_eq!(spec["selector"]["matchLabels"]["istio"], "ingressgateway");
+    assert!(spec.get("targetRefs").is_none());
+    assert!(spec.get("lua").is_none());
+    let plugin = &spec["wasm"];
+    assert_eq!(plugin["failStrategy"], "FAIL_CLOSE");
+    // The same plugin as the WasmPlugin's, the same metadata, the same key hosts' objects.
+    let mut wp_plugin = wp[0]["spec"].clone();
+    for placement in ["selector", "phase", "priority"] {
+        wp_plugin.as_object_mut().unwrap().remove(placement);
+    }
+    assert_eq!(*plugin, wp_plugin);
+    assert_eq!(m["metadata"], wp[0]["metadata"]);
+    assert!(te.len() > 1);
+    assert_eq!(te[1..], wp[1..]);
+
+    // Attached to resources instead of pods: no selector.
+    let by_ref = [
+        "--namespace",
+        "kubeflow",
+        "--target-ref",
+        "Gateway/kubeflow-gateway",
+        "--target-ref",
+        "Service/ml-pipeline-ui",
+        "--target-ref",
+        "ServiceEntry/models",
+    ];
+    let m = manifest(&file_plugin("trafficextension", &t, &wasm, &by_ref));
+    assert!(m["spec"].get("selector").is_none());
+    assert_eq!(
+        m["spec"]["targetRefs"],
+        serde_json::json!([
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "kubeflow-gateway"},
+            {"group": "", "kind": "Service", "name": "ml-pipeline-ui"},
+            {"group": "networking.istio.io", "kind": "ServiceEntry", "name": "models"},
+        ])
+    );
+    assert_eq!(m["metadata"]["namespace"], "kubeflow");
+
+    let (Some(crd), Some(se), Some(dr)) = (
+        anchor("trafficextension-crd.yaml"),
+        anchor("serviceentry-crd.yaml"),
+        anchor("destinationrule-crd.yaml"),
+    ) else {
+        return;
+    };
+    let crd_text = std::fs::read_to_string(&crd).unwrap();
+    assert_eq!(Crd::from_yaml(&crd_text).unwrap().validate(&te[0]), vec![]);
+    let crds: Vec<String> = [&crd, &se, &dr]
+        .iter()
+        .flat_map(|p| ["--crd".to_string(), p.display().to_string()])
+        .collect();
+    let crds: Vec<&str> = crds.iter().map(String::as_str).collect();
+    let key = dir.path().join("signing");
+    let o = gatehouse(&["keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let public = key.with_extension("pub");
+    let sha256 = "ab".repeat(32);
+    // By reference: the module from an image, the table from `gatehouse serve`.
+    let reference = [
+        "emit",
+        "trafficextension",
+        "--url",
+        "oci://ghcr.io/acme/gatehouse:0.1",
+        "--sha256",
+        &sha256,
+        "--table-url",
+        "http://gatehouse-tables.gatehouse.svc.cluster.local:8080/table",
+        "--trust",
+        public.to_str().unwrap(),
+    ];
+    for (i, attach) in [&[][..], &by_ref[..]].into_iter().enumerate() {
+        let mut extra = attach.to_vec();
+        extra.extend_from_slice(&crds);
+        let inline = file_plugin("trafficextension", &t, &wasm, &extra);
+        let docs = validated(&inline, &crds, &dir.path().join(format!("inline-{i}.yaml")));
+        assert!(docs[0]["spec"]["wasm"]["pluginConfig"]["format_version"].is_number());
+        let mut a = reference.to_vec();
+        a.extend_from_slice(&extra);
+        let docs = validated(
+            &gatehouse(&a),
+            &crds,
+            &dir.path().join(format!("ref-{i}.yaml")),
+        );
+        let source = &docs[0]["spec"]["wasm"]["pluginConfig"]["table_source"];
+        assert_eq!(
+            source["cluster"],
+            "outbound|8080||gatehouse-tables.gatehouse.svc.cluster.local"
+        );
+    }
+}
+
+/// The documents of a successful `emit … --crd`, written to `file` and passed again by
+/// `validate-manifest` with the same CRDs.
+fn validated(o: &Output, crds: &[&str], file: &std::path::Path) -> Vec<Value> {
+    let docs = ok_docs(o);
+    assert_eq!(docs[0]["kind"], "TrafficExtension");
+    std::fs::write(file, &o.stdout).unwrap();
+    let mut a = vec!["validate-manifest"];
+    a.extend_from_slice(crds);
+    a.push(file.to_str().unwrap());
+    let v = gatehouse(&a);
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert_eq!(v.status.code(), Some(0), "{err}");
+    let n = docs.len();
+    let expected = format!(
+        "{n} resource{} checked, 0 refused",
+        if n == 1 { "" } else { "s" }
+    );
+    assert!(err.contains(&expected), "{expected}: {err}");
+    docs
 }
 
 #[test]
@@ -384,21 +522,93 @@ fn the_manifest_shape_is_stable() {
         "oci://ghcr.io/acme/gatehouse@sha256:{}",
         "0123456789abcdef".repeat(4)
     );
-    let mut docs = ok_docs(&gatehouse(&[
-        "emit",
-        "wasmplugin",
-        "--table",
-        &t,
-        "--url",
-        &url,
-    ]));
-    let m = &mut docs[0];
-    // The table and its hash change with the example policies; the rest must not.
-    m["spec"]["pluginConfig"] = Value::String("<table>".into());
-    m["metadata"]["annotations"]["gatehouse.dev/table-sha256"] = Value::String("<sha256>".into());
+    let shape = |kind: &str, extra: &[&str]| {
+        let mut a = vec!["emit", kind, "--table", &t, "--url", &url];
+        a.extend_from_slice(extra);
+        let mut docs = ok_docs(&gatehouse(&a));
+        let m = &mut docs[0];
+        // The table and its hash change with the example policies; the rest must not.
+        for at in ["/spec/pluginConfig", "/spec/wasm/pluginConfig"] {
+            if let Some(table) = m.pointer_mut(at) {
+                *table = Value::String("<table>".into());
+            }
+        }
+        m["metadata"]["annotations"]["gatehouse.dev/table-sha256"] =
+            Value::String("<sha256>".into());
+        docs
+    };
+    let docs = shape("wasmplugin", &[]);
+    let m = &docs[0];
     insta::assert_json_snapshot!("wasmplugin", m);
     // The key hosts of the example policies: a ServiceEntry and a DestinationRule each.
     insta::assert_json_snapshot!("wasmplugin-key-hosts", docs[1..]);
+    let m = &shape("trafficextension", &[])[0];
+    insta::assert_json_snapshot!("trafficextension", m);
+    let target_refs = [
+        "--target-ref",
+        "Gateway/kubeflow-gateway",
+        "--priority",
+        "10",
+    ];
+    let m = &shape("trafficextension", &target_refs)[0];
+    insta::assert_json_snapshot!("trafficextension-target-refs", m);
+}
+
+/// A TrafficExtension attached to nothing would leave the gateway without authorization:
+/// `--target-ref` takes only the kinds Istio attaches to, each once, and never beside
+/// `--selector`. The checks shared with `emit wasmplugin` hold here too.
+#[test]
+fn trafficextension_refuses_what_would_attach_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = compiled_policies(dir.path());
+    let te = |extra: &[&str]| {
+        let mut a = vec!["emit", "trafficextension", "--table", t.as_str()];
+        a.extend_from_slice(extra);
+        gatehouse(&a)
+    };
+    let oci = ["--url", "oci://r/x:1"];
+    let with = |extra: &[&str]| {
+        let mut a = oci.to_vec();
+        a.extend_from_slice(extra);
+        te(&a)
+    };
+    fails_with(
+        &with(&["--target-ref", "Gateway/gw", "--selector", "app=gw"]),
+        "'--target-ref <KIND/NAME>' cannot be used with '--selector <KEY=VALUE>'",
+    );
+    fails_with(
+        &with(&["--target-ref", "gateway/gw"]),
+        "kind `gateway` is not one Istio attaches a TrafficExtension to: expected `Gateway`, `Service`, `ServiceEntry`; did you mean `Gateway`?",
+    );
+    fails_with(&with(&["--target-ref", "gw"]), "expected `KIND/NAME`");
+    fails_with(
+        &with(&["--target-ref", "GatewayClass/istio"]),
+        "name each `Gateway/NAME`",
+    );
+    fails_with(&with(&["--target-ref", "Gateway/GW"]), "name `GW`");
+    fails_with(
+        &with(&["--target-ref", "Gateway/gw", "--target-ref", "Gateway/gw"]),
+        "--target-ref `Gateway/gw` given twice",
+    );
+    let many: Vec<String> = (0..17).map(|i| format!("Gateway/gw-{i}")).collect();
+    let mut a = Vec::new();
+    for m in &many {
+        a.extend_from_slice(&["--target-ref", m.as_str()]);
+    }
+    fails_with(&with(&a), "17 given; a TrafficExtension names at most 16");
+    // Shared with `emit wasmplugin`, and reported together with a bad --target-ref.
+    fails_with(&te(&["--url", "file:///x.wasm"]), "needs --wasm FILE");
+    fails_with(&with(&["--selector", "istio=bar*"]), "no wildcards");
+    let o = with(&[
+        "--namespace",
+        "Istio",
+        "--target-ref",
+        "Gateway/a",
+        "--target-ref",
+        "Gateway/a",
+    ]);
+    fails_with(&o, "--namespace `Istio`");
+    fails_with(&o, "`Gateway/a` given twice");
 }
 
 #[test]

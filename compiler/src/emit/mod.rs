@@ -5,6 +5,7 @@ pub mod envoy;
 pub mod envoyfilter;
 pub mod key_clusters;
 pub mod table_server;
+pub mod trafficextension;
 pub mod wasmplugin;
 
 use std::io::Write;
@@ -28,8 +29,12 @@ pub enum EmitCommand {
     /// Replaces the table of a standalone Envoy from `emit envoy`: atomically rewrites the
     /// table file in `--table-dir`, which Envoy applies to the next request on every connection.
     EnvoyTable(EnvoyTableArgs),
-    /// An Istio `WasmPlugin` (extensions.istio.io/v1alpha1) loading the filter on the gateway.
+    /// An Istio `WasmPlugin` (extensions.istio.io/v1alpha1) loading the filter on the gateway
+    /// (Istio up to 1.29).
     Wasmplugin(WasmPluginArgs),
+    /// An Istio `TrafficExtension` (extensions.istio.io/v1alpha1) loading the filter on the
+    /// gateway: the `WasmPlugin`'s successor, from Istio 1.30.
+    Trafficextension(trafficextension::TrafficExtensionArgs),
     /// An Istio `EnvoyFilter` (networking.istio.io/v1alpha3) inserting the filter before the
     /// router, its table delivered by ECDS, for Istio without `WasmPlugin`.
     Envoyfilter(EnvoyFilterArgs),
@@ -76,19 +81,30 @@ pub struct IstioArgs {
 /// Arguments of `gatehouse emit wasmplugin`.
 #[derive(Debug, clap::Args)]
 pub struct WasmPluginArgs {
+    /// Names, selector, table.
     #[command(flatten)]
     pub istio: IstioArgs,
+    /// The module and its priority.
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+}
+
+/// Arguments shared by the plugin manifests (`WasmPlugin`, `TrafficExtension`): the module
+/// and the plugin's place among the AUTHN plugins.
+#[derive(Debug, clap::Args)]
+pub struct PluginArgs {
     /// Where Istio gets the module: `oci://<registry>/<repo>[:tag|@sha256:<digest>]` or
     /// `file:///<path on the gateway pod>`.
     #[arg(long)]
     pub url: String,
-    /// `spec.sha256`: the image digest (oci://) or the module's SHA-256 (file://).
+    /// `sha256` (`spec.sha256`, `spec.wasm.sha256`): the image digest (oci://) or the
+    /// module's SHA-256 (file://).
     #[arg(long, conflicts_with = "wasm")]
     pub sha256: Option<String>,
     /// The module itself, to compute `sha256` from (file:// only).
     #[arg(long)]
     pub wasm: Option<PathBuf>,
-    /// `spec.priority` among AUTHN plugins (higher runs first).
+    /// `spec.priority` among the AUTHN plugins (higher runs first).
     #[arg(long, allow_negative_numbers = true)]
     pub priority: Option<i32>,
 }
@@ -178,6 +194,7 @@ pub fn run(cmd: &EmitCommand) -> ExitCode {
             Err(e) => envoy_failure(e),
         },
         EmitCommand::Wasmplugin(args) => print_manifest(wasmplugin::emit(args)),
+        EmitCommand::Trafficextension(args) => print_manifest(trafficextension::emit(args)),
         EmitCommand::Envoyfilter(args) => print_manifest(envoyfilter::emit(args)),
         EmitCommand::TableServer(args) => print_manifest(table_server::emit(args)),
     }

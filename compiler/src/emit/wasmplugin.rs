@@ -2,11 +2,12 @@
 //! loads the filter on the ingress gateway, first in the AUTHN phase, failing closed, with the
 //! table as its `pluginConfig`. Istio hands `pluginConfig` to the VM as JSON text (it converts
 //! the object to JSON and sets it as the filter's `configuration`), which is what the filter's
-//! `Engine::from_json` reads.
+//! `Engine::from_json` reads. `emit trafficextension` deploys the same plugin, from the same
+//! checks ([`options`]) and the same parts ([`module`], [`place`], [`object`]).
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Where Istio fetches the module from.
@@ -94,27 +95,42 @@ pub fn check_url(url: &str) -> Result<(Source, Option<String>), String> {
 
 /// Builds the `WasmPlugin` as a JSON value (serialized to YAML by the caller).
 pub fn manifest(o: &WasmPluginOptions) -> Value {
-    let mut spec = json!({
-        "selector": {"matchLabels": o.selector},
-        "url": o.url,
-        // First among the authentication filters, before Istio's own jwt_authn/authz.
-        "phase": "AUTHN",
-        // A plugin that cannot load or crashes denies every request rather than skipping
-        // authorization.
-        "failStrategy": "FAIL_CLOSE",
-        "pluginConfig": o.table,
-    });
-    if let Some(obj) = spec.as_object_mut() {
-        if let Some(sha) = &o.sha256 {
-            obj.insert("sha256".into(), json!(sha));
-        }
-        if let Some(p) = o.priority {
-            obj.insert("priority".into(), json!(p));
-        }
+    let mut spec = module(o);
+    spec.insert("selector".into(), json!({"matchLabels": o.selector}));
+    place(o, &mut spec);
+    object("WasmPlugin", o, spec)
+}
+
+/// The module and what it is given: the `spec` of a `WasmPlugin`, the `spec.wasm` of a
+/// `TrafficExtension`.
+pub fn module(o: &WasmPluginOptions) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("url".into(), json!(o.url));
+    if let Some(sha) = &o.sha256 {
+        m.insert("sha256".into(), json!(sha));
     }
+    // A plugin that cannot load or crashes denies every request rather than skipping
+    // authorization.
+    m.insert("failStrategy".into(), json!("FAIL_CLOSE"));
+    m.insert("pluginConfig".into(), o.table.clone());
+    m
+}
+
+/// The plugin's place in the gateway's filter chain: `phase` and `priority`, in `spec`.
+pub fn place(o: &WasmPluginOptions, spec: &mut Map<String, Value>) {
+    // First among the authentication filters, before Istio's own jwt_authn/authz.
+    spec.insert("phase".into(), json!("AUTHN"));
+    if let Some(p) = o.priority {
+        spec.insert("priority".into(), json!(p));
+    }
+}
+
+/// The `extensions.istio.io/v1alpha1` object of `kind` around `spec`, its metadata recording
+/// the table.
+pub fn object(kind: &str, o: &WasmPluginOptions, spec: Map<String, Value>) -> Value {
     json!({
         "apiVersion": "extensions.istio.io/v1alpha1",
-        "kind": "WasmPlugin",
+        "kind": kind,
         "metadata": {
             "name": o.name,
             "namespace": o.namespace,
@@ -126,7 +142,18 @@ pub fn manifest(o: &WasmPluginOptions) -> Value {
 
 /// Runs `gatehouse emit wasmplugin`: the manifest as YAML, or every reason it cannot be made.
 pub fn emit(args: &super::WasmPluginArgs) -> Result<String, Vec<String>> {
-    let (common, url) = match (super::istio_common(&args.istio), check_url(&args.url)) {
+    let (o, egress) = options(&args.istio, &args.plugin)?;
+    super::finish(manifest(&o), egress, &args.istio)
+}
+
+/// What a plugin manifest carries, checked (names, selector, module, its checksum, a table
+/// the filter loads and Istio passes on intact), and the objects of the table's key hosts:
+/// the same for `emit wasmplugin` and `emit trafficextension`.
+pub fn options(
+    istio: &super::IstioArgs,
+    plugin: &super::PluginArgs,
+) -> Result<(WasmPluginOptions, Vec<Value>), Vec<String>> {
+    let (common, url) = match (super::istio_common(istio), check_url(&plugin.url)) {
         (Ok(c), Ok(u)) => (c, u),
         (c, u) => {
             let mut errors: Vec<String> = c.err().into_iter().flatten().collect();
@@ -134,25 +161,25 @@ pub fn emit(args: &super::WasmPluginArgs) -> Result<String, Vec<String>> {
             return Err(errors);
         }
     };
-    let sha256 = resolve_sha256(args, url)?;
+    let sha256 = resolve_sha256(plugin, url)?;
     exact_in_struct(&common.table, "").map_err(|e| vec![e])?;
     let egress = common.egress();
-    let m = manifest(&WasmPluginOptions {
+    let o = WasmPluginOptions {
         name: common.name,
         namespace: common.namespace,
         selector: common.selector,
-        url: args.url.clone(),
+        url: plugin.url.clone(),
         sha256,
-        priority: args.priority,
+        priority: plugin.priority,
         table: common.table,
         table_sha256: common.table_sha256,
-    });
-    super::finish(m, egress, &args.istio)
+    };
+    Ok((o, egress))
 }
 
 /// `spec.sha256` from `--sha256`, `--wasm` or the URL's digest, which must agree.
 fn resolve_sha256(
-    args: &super::WasmPluginArgs,
+    args: &super::PluginArgs,
     (source, digest): (Source, Option<String>),
 ) -> Result<Option<String>, Vec<String>> {
     let given = match (&args.sha256, &args.wasm) {
