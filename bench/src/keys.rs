@@ -61,6 +61,7 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
         identities: None,
         require_email_verified: true,
         keys,
+        bearer: true,
     };
     Ok(vec![
         IssuerSpec::Jwt(jwt(
@@ -90,6 +91,7 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
                 source: "alb-1.pem".into(),
                 not_after: None,
             }],
+            access_token: None,
         }),
     ])
 }

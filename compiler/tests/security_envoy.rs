@@ -352,3 +352,100 @@ fn the_kserve_route_map_refuses_other_namespaces_by_path_and_by_host() {
         assert_eq!(r.upstream_header("kubeflow-userid"), ["dave@example.com"]);
     }
 }
+
+/// An ES256 `x-amzn-oidc-data` of the hostile policies' `corp-alb` issuer and the Cognito
+/// access token beside it, both for `email` (its `sub`), the access token with `groups`.
+fn alb_and_access(email: &str, sub_of_access: &str, groups: &[&str]) -> (String, String) {
+    use gatehouse_filter::token::mint::{sign_alb, Padding};
+    let key = |f: &str| {
+        let pem = std::fs::read_to_string(root().join("testdata/keys").join(f)).unwrap();
+        SigningKey::from_pem(&pem).unwrap()
+    };
+    let t = now();
+    let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188";
+    let data = sign_alb(
+        &key("alb-1.key.pem"),
+        &json!({"kid": "alb-1", "signer": arn, "client": "kubeflow-alb", "exp": t + 120}),
+        &json!({"sub": email, "email": email, "email_verified": "true", "exp": t + 120}),
+        Padding::Padded,
+    )
+    .unwrap();
+    let access = sign_jwt(
+        &key("cognito-rsa.key.pem"),
+        "RS256",
+        &json!({"kid": "cognito-1"}),
+        &json!({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+            "sub": sub_of_access, "token_use": "access", "client_id": "kubeflow-alb",
+            "cognito:groups": groups, "iat": t, "exp": t + 600}),
+    )
+    .unwrap();
+    (data, access)
+}
+
+#[test]
+fn cognito_groups_from_the_albs_access_token_reach_the_upstream_and_decide() {
+    let Some((envoy, wasm)) = prerequisites() else {
+        return;
+    };
+    let table = std::fs::read_to_string(root().join("testdata/hostile/table.json")).unwrap();
+    let gw = Gateway::start(&envoy, &wasm, &table);
+    // Carol holds nothing in `research`; the group `cognito:ml-team` may list there.
+    let path = "/jupyter/api/namespaces/research/notebooks";
+    let (data, access) = alb_and_access("carol@example.com", "carol@example.com", &["ml-team"]);
+    for _ in 0..2 {
+        // The second time through the verified-token cache.
+        let r = gw.send(
+            "GET",
+            path,
+            &[
+                ("x-amzn-oidc-data", &data),
+                ("x-amzn-oidc-accesstoken", &access),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.upstream_header("kubeflow-userid"), ["carol@example.com"]);
+        assert_eq!(r.upstream_header("kubeflow-groups"), ["cognito:ml-team"]);
+        // Both ALB headers verified, so both go on.
+        assert_eq!(
+            r.upstream_header("x-amzn-oidc-accesstoken"),
+            [access.as_str()]
+        );
+        assert_eq!(r.upstream_header("x-amzn-oidc-data"), [data.as_str()]);
+    }
+    // Without the access token: no groups, so the binding does not hold.
+    let r = gw.send("GET", path, &[("x-amzn-oidc-data", &data)]);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("not_permitted"), "{}", r.body);
+    // Another user's access token (bob's groups) beside carol's ALB token.
+    let (_, bobs) = alb_and_access("carol@example.com", "bob@example.com", &["ml-team"]);
+    let r = gw.send(
+        "GET",
+        path,
+        &[
+            ("x-amzn-oidc-data", &data),
+            ("x-amzn-oidc-accesstoken", &bobs),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("access_token_other_user"), "{}", r.body);
+    // Groups the pool did not sign: refused, never used.
+    let forged = {
+        let (h, rest) = access.split_once('.').unwrap();
+        let sig = rest.rsplit_once('.').unwrap().1;
+        let claims = json!({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+            "sub": "carol@example.com", "token_use": "access", "client_id": "kubeflow-alb",
+            "cognito:groups": ["ml-team", "platform-admins"], "exp": now() + 600});
+        let p = gatehouse_filter::token::encoding::b64_encode(claims.to_string().as_bytes());
+        format!("{h}.{p}.{sig}")
+    };
+    let r = gw.send(
+        "GET",
+        path,
+        &[
+            ("x-amzn-oidc-data", &data),
+            ("x-amzn-oidc-accesstoken", &forged),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("bad_signature"), "{}", r.body);
+}

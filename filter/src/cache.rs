@@ -20,6 +20,7 @@ pub fn token_key(source: Source, token: &str) -> TokenKey {
     h.update([match source {
         Source::Alb => b'a',
         Source::Bearer => b'b',
+        Source::AlbAccess => b'c',
     }]);
     h.update(token.as_bytes());
     h.finalize().into()
@@ -141,6 +142,8 @@ mod tests {
             },
             expires_at: exp,
             kid: None,
+            sub: None,
+            client: None,
         }
     }
 

@@ -3,6 +3,8 @@
 
 /// The ALB's signed identity header.
 pub const ALB_HEADER: &str = "x-amzn-oidc-data";
+/// The Cognito access token an ALB forwards beside [`ALB_HEADER`].
+pub const ALB_ACCESS_HEADER: &str = "x-amzn-oidc-accesstoken";
 /// Every ALB header starts with this.
 pub const ALB_PREFIX: &str = "x-amzn-oidc-";
 /// Headers some frameworks read as the request's method instead of the one on the wire.

@@ -16,7 +16,7 @@
 //! 6. the grant is looked up for the identity.
 
 use crate::engine::{Decision, Engine, Identity};
-use crate::headers::{header_is, ALB_HEADER, METHOD_OVERRIDE_HEADERS};
+use crate::headers::{header_is, ALB_ACCESS_HEADER, ALB_HEADER, METHOD_OVERRIDE_HEADERS};
 use crate::reason::DenyReason;
 use crate::token::{Credentials, TokenFailure, VerifiedToken};
 
@@ -35,6 +35,8 @@ pub struct Request<'a> {
     pub alb: Vec<&'a [u8]>,
     /// Every `Authorization` value.
     pub authorization: Vec<&'a [u8]>,
+    /// Every `x-amzn-oidc-accesstoken` value.
+    pub alb_access: Vec<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -65,6 +67,8 @@ impl<'a> Request<'a> {
                 }
             } else if n.eq_ignore_ascii_case(ALB_HEADER) {
                 r.alb.push(v);
+            } else if n.eq_ignore_ascii_case(ALB_ACCESS_HEADER) {
+                r.alb_access.push(v);
             } else if n.eq_ignore_ascii_case("authorization") {
                 r.authorization.push(v);
             } else if METHOD_OVERRIDE_HEADERS.iter().any(|h| header_is(n, h)) {
@@ -99,6 +103,8 @@ pub fn asserted(identity: Option<&Identity>) -> impl Verify + '_ {
             identity: id.clone(),
             expires_at: u64::MAX,
             kid: None,
+            sub: None,
+            client: None,
         }))
     }
 }
@@ -214,26 +220,26 @@ pub fn run<V: Verify>(engine: &Engine, req: &Request<'_>, mut verify: V) -> Deci
 
 /// The request's credentials as text; a value that is not UTF-8 is refused.
 fn credentials<'a>(req: &Request<'a>) -> Result<Credentials<'a>, TokenFailure> {
-    let text = |v: &'a [u8], alb: bool| {
-        std::str::from_utf8(v).map_err(|_| {
-            let (reason, name) = if alb {
-                (DenyReason::TokenMalformed, ALB_HEADER)
-            } else {
-                (DenyReason::BadAuthorizationHeader, "authorization")
-            };
-            TokenFailure::new(reason, format!("`{name}` is not UTF-8"))
-        })
+    let text = |values: &[&'a [u8]], reason: DenyReason, name: &str| {
+        values
+            .iter()
+            .map(|v| {
+                std::str::from_utf8(v)
+                    .map_err(|_| TokenFailure::new(reason, format!("`{name}` is not UTF-8")))
+            })
+            .collect::<Result<Vec<_>, _>>()
     };
     Ok(Credentials {
-        alb: req
-            .alb
-            .iter()
-            .map(|v| text(v, true))
-            .collect::<Result<_, _>>()?,
-        authorization: req
-            .authorization
-            .iter()
-            .map(|v| text(v, false))
-            .collect::<Result<_, _>>()?,
+        alb: text(&req.alb, DenyReason::TokenMalformed, ALB_HEADER)?,
+        authorization: text(
+            &req.authorization,
+            DenyReason::BadAuthorizationHeader,
+            "authorization",
+        )?,
+        alb_access: text(
+            &req.alb_access,
+            DenyReason::TokenMalformed,
+            ALB_ACCESS_HEADER,
+        )?,
     })
 }

@@ -59,6 +59,14 @@ pub enum DenyReason {
     UnsupportedCritical,
     /// Two valid tokens name different users.
     ConflictingIdentities,
+    /// The ALB issuer requires its access token (`x-amzn-oidc-accesstoken`) and there is none.
+    AccessTokenMissing,
+    /// The access token is not one (`token_use` is not `access`: an ID token, say).
+    NotAccessToken,
+    /// The access token's `client_id` is not an allowed app client, or not the ALB's `client`.
+    WrongClient,
+    /// The access token belongs to another user than `x-amzn-oidc-data` (another `sub`).
+    AccessTokenOtherUser,
     /// Several `Authorization` headers, or a non-Bearer scheme.
     BadAuthorizationHeader,
     /// No route in the table matches the request.
@@ -69,7 +77,7 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, for docs, metrics and tests.
-    pub const ALL: [DenyReason; 27] = [
+    pub const ALL: [DenyReason; 31] = [
         DenyReason::NoTable,
         DenyReason::BadPath,
         DenyReason::BadNamespace,
@@ -94,6 +102,10 @@ impl DenyReason {
         DenyReason::EmailNotVerified,
         DenyReason::UnsupportedCritical,
         DenyReason::ConflictingIdentities,
+        DenyReason::AccessTokenMissing,
+        DenyReason::NotAccessToken,
+        DenyReason::WrongClient,
+        DenyReason::AccessTokenOtherUser,
         DenyReason::BadAuthorizationHeader,
         DenyReason::RouteUnknown,
         DenyReason::NotPermitted,
@@ -126,6 +138,10 @@ impl DenyReason {
             DenyReason::EmailNotVerified => "email_not_verified",
             DenyReason::UnsupportedCritical => "unsupported_critical",
             DenyReason::ConflictingIdentities => "conflicting_identities",
+            DenyReason::AccessTokenMissing => "access_token_missing",
+            DenyReason::NotAccessToken => "not_access_token",
+            DenyReason::WrongClient => "wrong_client",
+            DenyReason::AccessTokenOtherUser => "access_token_other_user",
             DenyReason::BadAuthorizationHeader => "bad_authorization_header",
             DenyReason::RouteUnknown => "route_unknown",
             DenyReason::NotPermitted => "not_permitted",

@@ -175,10 +175,34 @@ pub struct AlbIssuerSpec {
     /// Where keys of new kids are fetched (`<url><kid>`); absent: compiled keys only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_fetch: Option<KeyFetchSpec>,
+    /// The Cognito access token the ALB forwards in `x-amzn-oidc-accesstoken`, verified beside
+    /// `x-amzn-oidc-data` for the groups it carries; absent: the header is ignored (stripped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<AccessTokenSpec>,
+}
+
+/// How an ALB issuer verifies the access token its load balancer forwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTokenSpec {
+    /// The JWT issuer of this table that signs the access tokens (a Cognito user pool), by
+    /// name; it takes no bearer tokens (its `bearer` is false).
+    pub issuer: String,
+    /// App client ids accepted in the token's `client_id`; it must also be the ALB header's
+    /// `client` when that names one.
+    pub client_ids: Vec<String>,
+    /// Whether a request without the header is refused (`access_token_missing`); otherwise it
+    /// goes on without groups.
+    #[serde(default)]
+    pub required: bool,
 }
 
 fn required() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// What names an issuer may vouch for.
@@ -224,6 +248,10 @@ pub struct JwtIssuerSpec {
     /// Where the issuer's JWKS is fetched; absent: compiled keys only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_fetch: Option<KeyFetchSpec>,
+    /// Whether tokens in `Authorization: Bearer` are accepted from it. False for an issuer
+    /// that only signs the access tokens an ALB forwards ([`AccessTokenSpec`]).
+    #[serde(default = "required", skip_serializing_if = "is_true")]
+    pub bearer: bool,
 }
 
 /// The longest lifetime (`exp` − `iat`) a JWT issuer accepts when its table entry sets none:

@@ -32,8 +32,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub alb: bool,
     /// A request header, `NAME: VALUE` (repeatable), read as the gateway reads it: credential
-    /// headers (`Authorization`, `x-amzn-oidc-data`, several of them) are verified, method
-    /// override headers judged. Values are never printed back.
+    /// headers (`Authorization`, `x-amzn-oidc-data`, `x-amzn-oidc-accesstoken`, several of
+    /// them) are verified, method override headers judged. Values are never printed back.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header,
           conflicts_with_all = ["user", "groups", "token", "token_file"])]
     pub headers: Vec<(String, String)>,

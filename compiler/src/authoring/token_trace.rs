@@ -73,6 +73,7 @@ pub fn verify(engine: &Engine, creds: &Credentials<'_>, now: u64) -> Verified {
         creds,
         engine.gateway().precedence,
         &mut steps,
+        |issuer| v.alb_access(issuer),
         |source, t, steps| v.verify(source, t, now, leeway, None, steps),
     );
     // The token shown: the one the precedence rule judges first.

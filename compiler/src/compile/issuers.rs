@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use gatehouse_filter::table::{
-    AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec, PublicJwk,
+    AccessTokenSpec, AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec, PublicJwk,
 };
 use gatehouse_filter::token::claims::KUBERNETES_CLAIM;
 use gatehouse_filter::token::keys;
@@ -23,6 +23,8 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
     let mut names = Seen::new();
     let mut iss = Seen::new();
     let mut out = Vec::new();
+    // ALB issuers naming their access tokens' issuer, checked once every issuer is known.
+    let mut access = Vec::new();
     for i in &objects.issuers {
         let name = &i.value.metadata.name;
         let at = path!["metadata", "name"];
@@ -34,10 +36,20 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
             continue;
         };
         let issuer = match (&spec.alb, &spec.jwt) {
-            (Some(alb), None) => alb_issuer(name, alb, &i.doc, ctx).map(IssuerSpec::Alb),
+            (Some(alb), None) => {
+                if let Some(a) = &alb.access_token {
+                    access.push((&a.issuer, &i.doc));
+                }
+                alb_issuer(name, alb, &i.doc, ctx).map(IssuerSpec::Alb)
+            }
             (None, Some(jwt)) => {
                 let at = path!["spec", "jwt", "issuer"];
-                let dup = iss.declare(&jwt.issuer, &format!("issuer `{}`", jwt.issuer), &i.doc, at);
+                // One issuer per `iss` for bearer tokens, one for ALB access tokens.
+                let (key, what) = match jwt.bearer {
+                    Some(false) => (format!("access:{}", jwt.issuer), "access-token issuer"),
+                    _ => (jwt.issuer.clone(), "issuer"),
+                };
+                let dup = iss.declare(&key, &format!("{what} `{}`", jwt.issuer), &i.doc, at);
                 ctx.ok(dup);
                 jwt_issuer(name, jwt, &i.doc, ctx).map(IssuerSpec::Jwt)
             }
@@ -56,8 +68,39 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
         };
         out.extend(issuer);
     }
+    for (named, doc) in access {
+        if let Some(p) = access_token_issuer(&out, named) {
+            let at = path!["spec", "alb", "accessToken", "issuer"];
+            report(ctx, doc, "invalid-value", at, p);
+        }
+    }
     out.sort_by(|a, b| issuer_name(a).cmp(issuer_name(b)));
     out
+}
+
+/// What is wrong with `name` as an ALB issuer's access-token issuer, if anything.
+fn access_token_issuer(issuers: &[IssuerSpec], name: &str) -> Option<Problem> {
+    let found = issuers.iter().find(|i| issuer_name(i) == name);
+    let problem = |text: String, hint: &str| Some((text, Some(hint.to_string())));
+    match found {
+        None => problem(
+            format!("`accessToken.issuer` names `{name}`, which is not a compiled Issuer"),
+            "name the `Issuer` (with `jwt:`) of your Cognito user pool",
+        ),
+        Some(IssuerSpec::Alb(_)) => problem(
+            format!("`accessToken.issuer` names the ALB issuer `{name}`"),
+            "name the `Issuer` (with `jwt:`) of your Cognito user pool",
+        ),
+        Some(IssuerSpec::Jwt(j)) if j.bearer => problem(
+            format!("issuer `{name}` takes bearer tokens; one that verifies an ALB's access tokens must not"),
+            "set `bearer: false` on it (declare the pool twice if it also signs bearer tokens)",
+        ),
+        Some(IssuerSpec::Jwt(j)) if j.user_claim == "email" => problem(
+            format!("issuer `{name}` reads the user from `email`, which Cognito access tokens never carry"),
+            "set `userClaim: sub` on it",
+        ),
+        Some(IssuerSpec::Jwt(_)) => None,
+    }
 }
 
 fn issuer_name(i: &IssuerSpec) -> &str {
@@ -207,6 +250,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     }
     out_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
     let key_fetch = key_sources::alb(alb, doc, ctx);
+    let access_token = access_token(alb, doc, ctx);
     (ctx.diags.len() == before || !ctx.diags[before..].iter().any(|d| d.is_error())).then(|| {
         AlbIssuerSpec {
             key_fetch,
@@ -218,7 +262,50 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
             user_claim,
             require_email_verified: alb.require_email_verified.unwrap_or(true),
             keys: out_keys,
+            access_token,
         }
+    })
+}
+
+/// An ALB issuer's access-token settings (its issuer is checked by [`compile`]).
+fn access_token(alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<AccessTokenSpec> {
+    let a = alb.access_token.as_ref()?;
+    if a.client_ids.is_empty() {
+        ctx.report(
+            doc.error(
+                "invalid-value",
+                path!["spec", "alb", "accessToken", "clientIds"],
+                "`clientIds` must name at least one app client",
+            )
+            .with_hint("the Cognito app client id(s) your load balancer signs in with"),
+        );
+    }
+    for (n, c) in a.client_ids.iter().enumerate() {
+        if c.is_empty() {
+            ctx.report(doc.error(
+                "invalid-value",
+                path!["spec", "alb", "accessToken", "clientIds", n],
+                "an app client id must not be empty",
+            ));
+        }
+    }
+    if let Some(client) = alb.client.as_ref().filter(|c| !a.client_ids.contains(c)) {
+        ctx.report(
+            doc.error(
+                "invalid-value",
+                path!["spec", "alb", "accessToken", "clientIds"],
+                format!("the ALB's `client` `{client}` is not among `clientIds`: every access token would be refused"),
+            )
+            .with_hint("add it to `clientIds`"),
+        );
+    }
+    let mut client_ids = a.client_ids.clone();
+    client_ids.sort();
+    client_ids.dedup();
+    Some(AccessTokenSpec {
+        issuer: a.issuer.clone(),
+        client_ids,
+        required: a.required.unwrap_or(false),
     })
 }
 
@@ -396,5 +483,6 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         identities: Some(identities),
         require_email_verified: jwt.require_email_verified.unwrap_or(true),
         keys: out_keys,
+        bearer: jwt.bearer.unwrap_or(true),
     })
 }

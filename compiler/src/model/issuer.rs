@@ -38,6 +38,21 @@ pub struct AlbIn {
     /// Whether keys of new kids are fetched at run time (default `true`); `false`: the
     /// compiled keys only.
     pub fetch_keys: Option<bool>,
+    /// The Cognito access token the ALB forwards (`x-amzn-oidc-accesstoken`), verified for
+    /// its groups; absent: that header is dropped.
+    pub access_token: Option<AccessTokenIn>,
+}
+
+/// An ALB issuer's access tokens, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccessTokenIn {
+    /// The `Issuer` (a `jwt:` one with `bearer: false`) that verifies them: the user pool.
+    pub issuer: String,
+    /// App client ids accepted in `client_id`.
+    pub client_ids: Vec<String>,
+    /// Whether a request without one is refused (default `false`: no groups then).
+    pub required: Option<bool>,
 }
 
 /// One ALB key as written.
@@ -87,6 +102,9 @@ pub struct JwtIn {
     /// RFC 3339 expiry per `kid`.
     #[serde(default)]
     pub key_not_after: BTreeMap<String, String>,
+    /// Whether `Authorization: Bearer` tokens of this issuer are accepted (default `true`);
+    /// `false` for a user pool that only verifies an ALB's access tokens (`accessToken`).
+    pub bearer: Option<bool>,
 }
 
 /// What names an issuer vouches for, as written.

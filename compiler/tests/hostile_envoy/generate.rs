@@ -27,6 +27,11 @@ pub const ARN: &str =
 const EVIL_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:999999999999:loadbalancer/app/evil/0123456789abcdef";
 const ATTACKER: &str = "https://attacker.example.net/keys.json";
+/// The hostile policies' user pool (issuers `cognito` and `cognito-access`).
+const POOL: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
+/// The load balancer of the hostile policies' `strict-alb` issuer.
+const STRICT_ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/strict/0a1b2c3d4e5f6a7b";
 
 /// The order of the P-256 group (for high-S signatures).
 const P256_N: [u8; 32] = [
@@ -63,6 +68,10 @@ fn bearer(token: &str) -> Value {
 
 fn alb(token: &str) -> Value {
     header("x-amzn-oidc-data", token)
+}
+
+fn access(token: &str) -> Value {
+    header("x-amzn-oidc-accesstoken", token)
 }
 
 fn jwt(key: &SigningKey, alg: &str, header: Value, claims: &Value) -> String {
@@ -251,6 +260,28 @@ fn cases() -> Vec<Case> {
         case
     };
     const A: &str = "allow:alice@example.com";
+    // The ALB's Cognito access token (x-amzn-oidc-accesstoken), signed by the pool's key.
+    let pool = key("cognito-rsa.key.pem");
+    let access_claims = || json!({"iss": POOL, "sub": "alice@example.com", "token_use": "access", "client_id": "kubeflow-alb", "username": "alice", "cognito:groups": ["ml-team"], "iat": IAT, "exp": EXP});
+    let access_with = |k: &str, v: Value| {
+        let mut c = access_claims();
+        c[k] = v;
+        jwt(&pool, "RS256", json!({"kid": "cognito-1"}), &c)
+    };
+    let access_ok = jwt(&pool, "RS256", json!({"kid": "cognito-1"}), &access_claims());
+    let access_tampered = {
+        let (h, rest) = access_ok.split_once('.').unwrap();
+        let sig = rest.rsplit_once('.').unwrap().1;
+        let mut c = access_claims();
+        c["cognito:groups"] = json!(["platform-admins"]);
+        format!("{h}.{}.{sig}", b64_encode(c.to_string().as_bytes()))
+    };
+    let access_alg = |alg: &str| {
+        let (_, rest) = access_ok.split_once('.').unwrap();
+        format!("{}.{rest}", b64_encode(json!({"alg": alg, "kid": "cognito-1"}).to_string().as_bytes()))
+    };
+    let strict_alb = alb_token(&alb_key, &json!({"kid": "alb-1", "signer": STRICT_ARN, "exp": EXP}), &alb_claims("alice@example.com"));
+    let alb_for_client = alb_header_with("client", json!("kubeflow-alb"));
 
     vec![
         // Controls: what must keep working.
@@ -427,6 +458,26 @@ fn cases() -> Vec<Case> {
         c("bearer-bob-alb-alice", "the same, bearer first on the wire", vec![bearer(&bob), alb(&alice_alb)], "conflicting_identities"),
         c("alb-valid-bearer-expired", "a valid ALB token with an expired bearer token: never ignored", vec![alb(&alice_alb), bearer(&{ let mut c = dex_claims("alice@example.com"); c["exp"] = json!(1_700_000_000u64); dex_kid(&c) })], "token_expired"),
         c("alb-wrong-signer-bearer-valid", "a valid bearer token with a bad ALB token", vec![alb(&alb_header_with("signer", json!(EVIL_ARN))), bearer(&alice)], "wrong_signer"),
+
+        // The ALB's access token (hostile policies: `corp-alb` takes them, optional;
+        // `strict-alb` requires one). Any failure fails the request, each with its reason.
+        extra_case("control-alb-access", "a good ALB token and its access token (groups from cognito:groups)", vec![alb(&alice_alb), access(&access_ok)], A),
+        extra_case("alb-access-for-the-albs-client", "the access token of the ALB's own app client", vec![alb(&alb_for_client), access(&access_ok)], A),
+        extra_case("alb-access-expired", "an expired access token", vec![alb(&alice_alb), access(&access_with("exp", json!(1_700_000_000u64)))], "token_expired"),
+        extra_case("alb-access-other-pool", "an access token of another user pool", vec![alb(&alice_alb), access(&access_with("iss", json!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other")))], "unknown_issuer"),
+        extra_case("alb-access-dex-token", "a valid Dex token as the access token", vec![alb(&alice_alb), access(&alice)], "unknown_issuer"),
+        extra_case("alb-access-unknown-client", "an access token of an app client the issuer does not allow", vec![alb(&alice_alb), access(&access_with("client_id", json!("someone-elses-app")))], "wrong_client"),
+        extra_case("alb-access-not-the-albs-client", "an allowed app client, but not the one the ALB signed in with", vec![alb(&alb_for_client), access(&access_with("client_id", json!("notebooks-cli")))], "wrong_client"),
+        extra_case("alb-access-id-token", "the pool's ID token (token_use: id) as the access token", vec![alb(&alice_alb), access(&access_with("token_use", json!("id")))], "not_access_token"),
+        extra_case("alb-access-other-user", "another user's access token beside alice's ALB token", vec![alb(&alice_alb), access(&access_with("sub", json!("mallory@example.com")))], "access_token_other_user"),
+        extra_case("alb-access-tampered-groups", "groups changed after signing", vec![alb(&alice_alb), access(&access_tampered)], "bad_signature"),
+        extra_case("alb-access-alg-none", "an access token saying `none`", vec![alb(&alice_alb), access(&access_alg("none"))], "algorithm_not_allowed"),
+        extra_case("alb-access-alg-hs256", "an access token saying HS256, RSA signature kept", vec![alb(&alice_alb), access(&access_alg("HS256"))], "algorithm_not_allowed"),
+        extra_case("alb-access-twice", "two access-token headers", vec![alb(&alice_alb), access(&access_ok), access(&access_ok)], "token_malformed"),
+        extra_case("alb-access-missing-required", "no access token where the ALB issuer requires one", vec![alb(&strict_alb)], "access_token_missing"),
+        extra_case("alb-access-required-present", "the same load balancer with its access token", vec![alb(&strict_alb), access(&access_ok)], A),
+        extra_case("alb-access-as-bearer", "an access token as a bearer token: the pool's bearer issuer wants its audience", vec![bearer(&access_ok)], "wrong_audience"),
+        absent(extra_case("alb-access-without-alb", "a bearer token with a forged access-token header: stripped, never passed on", vec![bearer(&alice), access("forged")], A), &["x-amzn-oidc-accesstoken"]),
     ]
 }
 

@@ -28,7 +28,8 @@ pub const DEFAULT_USER_HEADER: &str = "kubeflow-userid";
 /// Header names used when no table is loaded.
 pub const DEFAULT_GROUPS_HEADER: &str = "kubeflow-groups";
 pub use crate::headers::{
-    header_is, header_starts_with, ALB_HEADER, ALB_PREFIX, METHOD_OVERRIDE_HEADERS,
+    header_is, header_starts_with, ALB_ACCESS_HEADER, ALB_HEADER, ALB_PREFIX,
+    METHOD_OVERRIDE_HEADERS,
 };
 pub use crate::observe::Level;
 
@@ -139,7 +140,7 @@ fn decide<H: Host>(
 
     let request = Request::from_headers(&headers);
     let keys = live.as_ref().map(|l| &*l.refresh as &dyn LiveKeys);
-    let mut alb_verified: Option<String> = None;
+    let mut alb_verified = AlbVerified::default();
     let decided = pipeline::run(engine, &request, |creds: &Credentials<'_>| {
         verify(engine, cache, keys, host, creds, &mut alb_verified)
     });
@@ -190,9 +191,12 @@ fn decide<H: Host>(
             for (name, value) in &decided.decision.headers {
                 host.set_request_header(name, value);
             }
-            if let Some(alb) = &alb_verified {
-                // The ALB header verified: pass it on for upstreams that read it.
+            // The ALB headers that verified go on, for upstreams that read them.
+            if let Some(alb) = &alb_verified.alb {
                 host.set_request_header(ALB_HEADER, alb);
+            }
+            if let Some(access) = &alb_verified.access {
+                host.set_request_header(ALB_ACCESS_HEADER, access);
             }
             if let Some(reason) = decided.decision.audited {
                 host.count(&format!("gatehouse.audited.{}", reason.code()));
@@ -207,6 +211,14 @@ fn decide<H: Host>(
             None => deny(host, Some(engine), reason, &ctx),
         },
     }
+}
+
+/// The ALB headers of a request whose identity verified, put back for the upstream (every
+/// `x-amzn-oidc-*` header is removed first).
+#[derive(Default)]
+struct AlbVerified {
+    alb: Option<String>,
+    access: Option<String>,
 }
 
 /// The worker's live keys, as the request path uses them.
@@ -235,22 +247,25 @@ fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) ->
 }
 
 /// The gateway's token verification: through the verified-token cache, with the live keys.
-/// `alb_verified` gets the ALB value when it verified (passed on to the upstream).
+/// `alb_verified` gets the ALB values that verified (passed on to the upstream).
 fn verify<H: Host>(
     engine: &Engine,
     cache: &mut TokenCache,
     live: Option<&dyn LiveKeys>,
     host: &mut H,
     creds: &Credentials<'_>,
-    alb_verified: &mut Option<String>,
+    alb_verified: &mut AlbVerified,
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
     let now = host.now();
     let leeway = engine.gateway().leeway_seconds;
     let mut used_alb: Option<String> = None;
+    let mut used_access: Option<String> = None;
+    let verifiers = engine.verifiers();
     let result = identify(
         creds,
         engine.gateway().precedence,
         &mut (),
+        |issuer| verifiers.alb_access(issuer),
         |source, token, _| {
             let key = token_key(source, token);
             if let Some(hit) = cache.get(&key, now) {
@@ -266,8 +281,10 @@ fn verify<H: Host>(
                 );
                 if in_force.is_ok() {
                     host.count("gatehouse.token_cache.hit");
-                    if source == Source::Alb {
-                        used_alb = Some(token.to_owned());
+                    match source {
+                        Source::Alb => used_alb = Some(token.to_owned()),
+                        Source::AlbAccess => used_access = Some(token.to_owned()),
+                        Source::Bearer => {}
                     }
                     return Ok(hit);
                 }
@@ -277,15 +294,18 @@ fn verify<H: Host>(
             let verified = engine
                 .verifiers()
                 .verify(source, token, now, leeway, live, &mut ())?;
-            if source == Source::Alb {
-                used_alb = Some(token.to_owned());
+            match source {
+                Source::Alb => used_alb = Some(token.to_owned()),
+                Source::AlbAccess => used_access = Some(token.to_owned()),
+                Source::Bearer => {}
             }
             cache.insert(key, verified.clone());
             Ok(verified)
         },
     );
-    if let (Ok(Some(_)), Some(alb)) = (&result, used_alb) {
-        *alb_verified = Some(alb);
+    if let Ok(Some(_)) = &result {
+        alb_verified.alb = used_alb;
+        alb_verified.access = used_access;
     }
     result
 }

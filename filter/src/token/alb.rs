@@ -196,6 +196,13 @@ impl Verifiers {
         checks.enter(Check::IdentityScope);
         check_scope(IdentitySpace::Users, &user, &[]).map_err(|(r, d)| fail(r, d))?;
 
+        let sub = match claims.get("sub") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let client = header_str(&header, "client")
+            .map_err(|f| f.issuer(&spec.name))?
+            .map(str::to_owned);
         Ok(VerifiedToken {
             identity: Identity {
                 user,
@@ -204,6 +211,8 @@ impl Verifiers {
             },
             expires_at: exp.saturating_add(leeway),
             kid: key_kid.kid(Some(kid)),
+            sub,
+            client,
         })
     }
 }

@@ -31,6 +31,37 @@ impl Verifiers {
         live: Option<&dyn LiveKeys>,
         checks: &mut T,
     ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_jwt(token, Use::Bearer, now, leeway, live, checks)
+    }
+
+    /// Verifies an ALB's `x-amzn-oidc-accesstoken` (a Cognito access token) like a bearer
+    /// JWT, against the issuers that take access tokens only, then its `token_use` and its
+    /// `client_id`. Whether it belongs to the ALB header's user, and whether its client is one
+    /// that ALB issuer allows, is judged beside that header ([`super::identify`]).
+    pub fn verify_access_traced<T: Checks>(
+        &self,
+        token: &str,
+        now: u64,
+        leeway: u64,
+        live: Option<&dyn LiveKeys>,
+        checks: &mut T,
+    ) -> Result<VerifiedToken, TokenFailure> {
+        self.verify_jwt(token, Use::AlbAccess, now, leeway, live, checks)
+            .map_err(|mut f| {
+                f.detail = format!("access token: {}", f.detail);
+                f
+            })
+    }
+
+    fn verify_jwt<T: Checks>(
+        &self,
+        token: &str,
+        purpose: Use,
+        now: u64,
+        leeway: u64,
+        live: Option<&dyn LiveKeys>,
+        checks: &mut T,
+    ) -> Result<VerifiedToken, TokenFailure> {
         checks.enter(Check::Format);
         let malformed = |detail: String| TokenFailure::new(DenyReason::TokenMalformed, detail);
         let parts = split(token).map_err(|d| malformed(d.into()))?;
@@ -83,7 +114,9 @@ impl Verifiers {
                 )
             }
         };
-        let Some(issuer) = self.jwt.iter().find(|v| v.spec.issuer == iss) else {
+        // An issuer takes bearer tokens or ALB access tokens, never both.
+        let takes = |v: &&super::JwtVerifier| v.spec.bearer == (purpose == Use::Bearer);
+        let Some(issuer) = self.jwt.iter().filter(takes).find(|v| v.spec.issuer == iss) else {
             return Err(TokenFailure::new(
                 DenyReason::UnknownIssuer,
                 format!("no issuer `{}`", shown(iss)),
@@ -124,6 +157,33 @@ impl Verifiers {
 
         let (user, groups, exp) =
             check_jwt(spec, &claims, now, leeway, checks).map_err(|(r, d)| fail(r, d))?;
+        let text = |name: &str| match claims.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let client = if purpose == Use::AlbAccess {
+            checks.enter(Check::TokenUse);
+            let token_use = text("token_use");
+            if token_use.as_deref() != Some("access") {
+                return Err(fail(
+                    DenyReason::NotAccessToken,
+                    format!(
+                        "`token_use` is `{}`, not `access`",
+                        shown(token_use.as_deref().unwrap_or(""))
+                    ),
+                ));
+            }
+            checks.enter(Check::Client);
+            let Some(client) = text("client_id") else {
+                return Err(fail(
+                    DenyReason::WrongClient,
+                    "no `client_id` string".into(),
+                ));
+            };
+            Some(client)
+        } else {
+            None
+        };
         Ok(VerifiedToken {
             identity: Identity {
                 user,
@@ -132,6 +192,17 @@ impl Verifiers {
             },
             expires_at: exp.saturating_add(leeway),
             kid: key_kid.kid(kid),
+            sub: text("sub"),
+            client,
         })
     }
+}
+
+/// What a JWT is verified as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// An ALB's access token.
+    AlbAccess,
 }

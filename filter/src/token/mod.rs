@@ -63,7 +63,7 @@ pub use identify::identify;
 
 use crate::identity::Identity;
 use crate::reason::DenyReason;
-use crate::table::{AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
+use crate::table::{AccessTokenSpec, AlbIssuerSpec, IssuerSpec, JwtIssuerSpec, KeySpec};
 
 use alg::Alg;
 use keys::PublicKey;
@@ -78,6 +78,11 @@ pub struct VerifiedToken {
     pub expires_at: u64,
     /// Key id used.
     pub kid: Option<String>,
+    /// Its `sub` claim (ALB tokens and ALB access tokens, which are matched by it).
+    pub sub: Option<String>,
+    /// The app client it was issued to: the ALB header's `client`, an access token's
+    /// `client_id`.
+    pub client: Option<String>,
 }
 
 /// Why a token failed, with what logs and `explain` may show (never the token itself).
@@ -237,7 +242,44 @@ impl Verifiers {
                 }
             }
         }
+        for alb in &out.alb {
+            let Some(access) = &alb.spec.access_token else {
+                continue;
+            };
+            let signer = out.jwt.iter().find(|v| v.spec.name == access.issuer);
+            match signer {
+                None => {
+                    return Err(format!(
+                        "issuer `{}`: its access tokens' issuer `{}` is not in the table",
+                        alb.spec.name, access.issuer
+                    ))
+                }
+                Some(v) if v.spec.bearer => {
+                    return Err(format!(
+                        "issuer `{}`: its access tokens' issuer `{}` also takes bearer tokens; it must take access tokens only",
+                        alb.spec.name, access.issuer
+                    ))
+                }
+                Some(_) => {}
+            }
+            if access.client_ids.is_empty() {
+                return Err(format!(
+                    "issuer `{}`: no app client ids for its access tokens",
+                    alb.spec.name
+                ));
+            }
+        }
         Ok(out)
+    }
+
+    /// How the ALB issuer `name` verifies its access tokens, when it does.
+    pub fn alb_access(&self, name: &str) -> Option<&AccessTokenSpec> {
+        self.alb
+            .iter()
+            .find(|v| v.spec.name == name)?
+            .spec
+            .access_token
+            .as_ref()
     }
 }
 
@@ -296,6 +338,7 @@ impl Verifiers {
         match source {
             Source::Alb => self.verify_alb_traced(token, now, leeway, live, checks),
             Source::Bearer => self.verify_bearer_traced(token, now, leeway, live, checks),
+            Source::AlbAccess => self.verify_access_traced(token, now, leeway, live, checks),
         }
     }
 }
@@ -413,6 +456,8 @@ pub enum Source {
     Alb,
     /// `Authorization: Bearer`.
     Bearer,
+    /// The ALB's `x-amzn-oidc-accesstoken` (a Cognito access token).
+    AlbAccess,
 }
 
 /// The credentials a request presents, as read from its headers.
@@ -422,4 +467,6 @@ pub struct Credentials<'a> {
     pub alb: Vec<&'a str>,
     /// Every `Authorization` header value.
     pub authorization: Vec<&'a str>,
+    /// Every `x-amzn-oidc-accesstoken` header value.
+    pub alb_access: Vec<&'a str>,
 }

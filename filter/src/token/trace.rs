@@ -53,6 +53,15 @@ pub enum Check {
     OtherToken,
     /// When a request carries both an ALB header and a bearer token, they name the same user.
     SameUser,
+    /// The ALB's access token (`x-amzn-oidc-accesstoken`), when its issuer takes one: its
+    /// steps follow.
+    AccessToken,
+    /// The access token says `token_use: access`.
+    TokenUse,
+    /// Its `client_id` is an allowed app client and the ALB's `client`.
+    Client,
+    /// Its `sub` is the `sub` of `x-amzn-oidc-data`.
+    SameSub,
 }
 
 impl Check {
@@ -81,6 +90,10 @@ impl Check {
             Check::IdentityScope => "identity scope",
             Check::OtherToken => "then the other token",
             Check::SameUser => "same user",
+            Check::AccessToken => "then the access token",
+            Check::TokenUse => "token_use",
+            Check::Client => "client_id",
+            Check::SameSub => "same sub",
         }
     }
 }

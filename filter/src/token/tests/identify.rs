@@ -20,6 +20,8 @@ fn fake(source: Source, token: &str) -> Result<VerifiedToken, TokenFailure> {
         },
         expires_at: NOW,
         kid: None,
+        sub: None,
+        client: None,
     })
 }
 
@@ -31,8 +33,9 @@ fn run(
     let creds = Credentials {
         alb: alb.to_vec(),
         authorization: authorization.to_vec(),
+        alb_access: Vec::new(),
     };
-    identify(&creds, precedence, &mut (), |s, t, _| fake(s, t))
+    identify(&creds, precedence, &mut (), |_| None, |s, t, _| fake(s, t))
 }
 
 fn failed(r: Result<Option<VerifiedToken>, TokenFailure>) -> DenyReason {
@@ -155,17 +158,18 @@ fn an_invalid_token_is_never_ignored() {
 #[test]
 fn identify_with_real_verifiers() {
     let v = verifiers();
-    let verify = |source: Source, token: &str, _: &mut ()| match source {
-        Source::Alb => v.verify_alb(token, NOW, LEEWAY),
-        Source::Bearer => v.verify_bearer(token, NOW, LEEWAY),
+    let verify = |source: Source, token: &str, _: &mut ()| {
+        v.verify(source, token, NOW, LEEWAY, None, &mut ())
     };
+    let access = |issuer: &str| v.alb_access(issuer);
     let alb_token = alb_token(&alb_key(), &alb_header(), &alb_claims(), Padding::Padded);
     let bearer = format!("Bearer {}", dex_token(&dex_claims()));
     let creds = Credentials {
         alb: vec![&alb_token],
         authorization: vec![&bearer],
+        alb_access: Vec::new(),
     };
-    let got = identify(&creds, Precedence::BearerFirst, &mut (), verify)
+    let got = identify(&creds, Precedence::BearerFirst, &mut (), access, verify)
         .unwrap_or_else(|f| unreachable!("{f:?}"));
     assert_eq!(
         got.map(|t| t.identity.groups),
@@ -177,8 +181,9 @@ fn identify_with_real_verifiers() {
     let creds = Credentials {
         alb: vec![&alb_token],
         authorization: vec![&bearer],
+        alb_access: Vec::new(),
     };
-    let got = identify(&creds, Precedence::AlbFirst, &mut (), verify)
+    let got = identify(&creds, Precedence::AlbFirst, &mut (), access, verify)
         .map(|_| ())
         .map_err(|f| f.reason);
     assert_eq!(got, Err(DenyReason::ConflictingIdentities));

@@ -1,6 +1,7 @@
 //! Token verification tests: issuers built from `testdata/keys`, tokens minted with
 //! [`super::mint`]. Every check in the verification path has a test that fails without it.
 
+mod access;
 mod alb;
 mod bearer;
 mod bearer_claims;
@@ -16,7 +17,9 @@ use super::keys::{jwk_from_pem, parse_jwks};
 use super::mint::{sign_alb, sign_jwt, Padding, SigningKey};
 use super::{TokenFailure, VerifiedToken, Verifiers};
 use crate::reason::DenyReason;
-use crate::table::{AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec};
+use crate::table::{
+    AccessTokenSpec, AlbIssuerSpec, IdentitySpace, IssuerSpec, JwtIssuerSpec, KeySpec,
+};
 
 /// The clock every test runs at.
 pub const NOW: u64 = 1_700_000_000;
@@ -31,6 +34,8 @@ pub const ALB_SIGNER: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188";
 pub const ALB_ISS: &str = "https://dex.example.com";
 pub const ALB_CLIENT: &str = "kubeflow-oidc-authservice";
+/// Another app client the ALB issuer's access tokens may name (not the ALB's own).
+pub const OTHER_CLIENT: &str = "notebooks-cli";
 
 macro_rules! key_file {
     ($name:literal) => {
@@ -81,6 +86,7 @@ pub fn jwt_issuer(name: &str, issuer: &str, keys: Vec<KeySpec>) -> JwtIssuerSpec
         identities: None,
         require_email_verified: true,
         keys,
+        bearer: true,
     }
 }
 
@@ -134,6 +140,18 @@ pub fn issuers() -> Vec<IssuerSpec> {
             jwks_keys(key_file!("extra.jwks.json"), "extra.jwks.json"),
         )
     };
+    // The pool's access tokens, as the ALB forwards them: the same pool and keys as
+    // `cognito`, for access tokens only.
+    let alb_access = JwtIssuerSpec {
+        groups_claim: Some("cognito:groups".into()),
+        groups_prefix: "cognito:".into(),
+        bearer: false,
+        ..jwt_issuer(
+            "alb-access",
+            COGNITO,
+            jwks_keys(key_file!("cognito.jwks.json"), "cognito.jwks.json"),
+        )
+    };
     let alb_pem = key_file!("alb-1.pem");
     let alb = AlbIssuerSpec {
         key_fetch: None,
@@ -150,12 +168,18 @@ pub fn issuers() -> Vec<IssuerSpec> {
             source: "alb-1.pem".into(),
             not_after: None,
         }],
+        access_token: Some(AccessTokenSpec {
+            issuer: "alb-access".into(),
+            client_ids: vec![ALB_CLIENT.into(), OTHER_CLIENT.into()],
+            required: false,
+        }),
     };
     vec![
         IssuerSpec::Jwt(dex),
         IssuerSpec::Jwt(cognito),
         IssuerSpec::Jwt(eks),
         IssuerSpec::Jwt(extra),
+        IssuerSpec::Jwt(alb_access),
         IssuerSpec::Alb(alb),
     ]
 }
