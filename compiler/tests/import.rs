@@ -356,3 +356,31 @@ fn a_file_whose_rule_cannot_be_imported_is_skipped_whole() {
     assert!(yaml.contains("name: dex-jwt\n"), "{yaml}");
     assert!(!out_dir.join("dex-jwt-2.yaml").exists());
 }
+
+#[test]
+fn a_cognito_pool_behind_an_alb_imports_as_an_access_token_issuer() {
+    let o = gatehouse(&["import", "testdata/import/cognito"]);
+    assert_eq!(o.status.code(), Some(0), "{}", transcript(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The access-token rule: access tokens only, matched by `sub`, groups from the pool.
+    let (access, api) = out.split_once("cognito-api").unwrap();
+    for needle in [
+        "\n    bearer: false",
+        "userClaim: sub",
+        "groupsClaim: cognito:groups",
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json",
+    ] {
+        assert!(access.contains(needle), "{needle}: {out}");
+    }
+    assert!(!access.contains("no `audiences`"), "{access}");
+    // What a RequestAuthentication cannot tell is said, with the region it can.
+    assert!(
+        err.contains("region: eu-west-1") && err.contains("accessToken: {issuer: cognito-alb"),
+        "{err}"
+    );
+    // The ID-token rule stays a bearer issuer with its audience.
+    assert!(!api.contains("\n    bearer: false"), "{api}");
+    assert!(api.contains("6example0clientid0for0cli"), "{api}");
+    insta::assert_snapshot!("cognito", transcript(&o));
+}

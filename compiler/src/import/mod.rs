@@ -148,13 +148,14 @@ fn import_file(
                 selector: selector.clone(),
             };
             match translate(r, &name, origin) {
-                Ok(imp) => match taken.issuers.get(&imp.jwt.issuer) {
+                // As `compile`: one issuer per `iss` for bearer tokens, one for access tokens.
+                Ok(imp) => match taken.issuers.get(&issuer_key(&imp)) {
                     Some(first) => errors.push(format!(
                         "`{file}`: {ns}/{ra_name} jwtRules[{i}]: issuer `{}` is already imported as `{first}`; Gatehouse issuers are unique: merge their audiences there",
                         imp.jwt.issuer
                     )),
                     None => {
-                        taken.issuers.insert(imp.jwt.issuer.clone(), name);
+                        taken.issuers.insert(issuer_key(&imp), name);
                         issuers.push(imp);
                     }
                 },
@@ -214,6 +215,14 @@ fn yaml_files(inputs: &[PathBuf], import: &mut Import) -> Vec<PathBuf> {
 }
 
 /// A DNS label from `s`: lower-case alphanumerics and `-`, at most 63 characters.
+/// What makes an imported issuer unique: its `iss`, apart for access-token issuers.
+fn issuer_key(imp: &Imported) -> String {
+    match imp.jwt.bearer {
+        Some(false) => format!("access:{}", imp.jwt.issuer),
+        _ => imp.jwt.issuer.clone(),
+    }
+}
+
 fn dns_label(s: &str) -> String {
     let mapped: String = s
         .to_ascii_lowercase()

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::jwks;
 use crate::compile::validate::check_issuer_url;
+use gatehouse_filter::headers::ALB_ACCESS_HEADER;
 
 /// The header Kubeflow reads the user from.
 const USER_HEADER: &str = "kubeflow-userid";
@@ -49,6 +50,9 @@ pub struct JwtSpec {
     /// `serviceAccounts` for an issuer of Kubernetes ServiceAccount tokens read by `sub`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identities: Option<String>,
+    /// `false` for a Cognito pool that verified an ALB's access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<bool>,
 }
 
 /// The keys an Issuer needs.
@@ -133,11 +137,18 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
                 .collect()
         })
         .unwrap_or_default();
-    if audiences.is_empty() {
+    // A Cognito access token has no `aud` (its `client_id` is checked instead).
+    let access_token = reads_alb_access_token(rule) && cognito_pool(&issuer).is_some();
+    if audiences.is_empty() && !access_token {
         notes.push("no `audiences`: every token this issuer signs is accepted, whatever its `aud`; name the audience your tokens are minted for".into());
     }
-    let (user_claim, groups_claim) = claims(rule, &mut notes);
+    let (mut user_claim, mut groups_claim) = claims(rule, &mut notes);
     let uri = str_field(rule, "jwksUri").or_else(|| str_field(rule, "jwks_uri"));
+    let pool = cognito_pool(&issuer);
+    // Cognito publishes a pool's keys at a fixed place: no discovery needed.
+    let cognito_keys =
+        pool.map(|_| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+    let uri = uri.or(cognito_keys.as_deref());
     let (keys, algorithms, jwks_file) = match (str_field(rule, "jwks"), uri) {
         (Some(inline), _) => {
             let set = jwks::from_inline(inline)?;
@@ -161,7 +172,25 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
     } else {
         algorithms
     };
-    token_locations(rule, &mut notes);
+    let alb_access = reads_alb_access_token(rule);
+    let mut bearer = None;
+    if let Some(region) = pool {
+        if groups_claim.is_none() {
+            notes.push("`groupsClaim: cognito:groups`: where a Cognito user pool puts a user's groups (ID and access tokens)".into());
+            groups_claim = Some("cognito:groups".into());
+        }
+        if alb_access {
+            bearer = Some(false);
+            if user_claim != "sub" {
+                notes.push(format!("`userClaim: sub` instead of `{user_claim}`: an access token is matched to the ALB's `x-amzn-oidc-data` by `sub`, and carries no email"));
+                user_claim = "sub".into();
+            }
+            notes.push(format!("this rule verified the ALB's Cognito access token (`x-amzn-oidc-accesstoken`): the Issuer takes access tokens only (`bearer: false`). Name it from the Issuer of your load balancer, which a RequestAuthentication cannot tell: `alb: {{region: {region}, signers: [<your load balancer's ARN>], keys: [{{kid: <kid>, pem: <its public key>}}], accessToken: {{issuer: {name}, clientIds: [<the app client id the ALB signs in with>]}}}}` (docs/policy-format.md, *Cognito groups behind an ALB*)"));
+        } else {
+            notes.push(format!("a Cognito user pool ({region}): its ID tokens carry the app client id in `aud` (name it in `audiences`); its access tokens carry no `aud`. Behind an ALB, verify the access token the ALB forwards with an access-token Issuer instead (`bearer: false`, docs/policy-format.md, *Cognito groups behind an ALB*)"));
+        }
+    }
+    token_locations(rule, alb_access, &mut notes);
     if rule.get("outputPayloadToHeader").is_some() {
         notes.push("`outputPayloadToHeader` is not imported: Gatehouse forwards the verified user and groups headers, not the payload".into());
     }
@@ -177,7 +206,11 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
             notes.push(format!("the RequestAuthentication applied to pods labeled `{}`: a Gatehouse issuer applies wherever the filter runs (choose with `gatehouse emit wasmplugin --selector`)", labels.join(",")));
         }
     }
-    let identities = identities(&issuer, &keys, &user_claim, &mut notes);
+    // A user pool's `sub` is a person's: no ServiceAccount question to ask.
+    let identities = match pool {
+        Some(_) => None,
+        None => identities(&issuer, &keys, &user_claim, &mut notes),
+    };
     Ok(Imported {
         name: name.to_string(),
         origin,
@@ -189,6 +222,7 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
             user_claim,
             groups_claim,
             identities,
+            bearer,
         },
         keys,
         notes,
@@ -248,13 +282,37 @@ fn identities(
     }
 }
 
-/// Notes on where Istio looked for the token and Gatehouse does not.
-fn token_locations(rule: &Value, notes: &mut Vec<String>) {
+/// The region of a Cognito user pool's issuer URL,
+/// `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+fn cognito_pool(issuer: &str) -> Option<&str> {
+    let rest = issuer.strip_prefix("https://cognito-idp.")?;
+    let (region, pool) = rest.split_once(".amazonaws.com/")?;
+    let pool_ok = pool
+        .strip_prefix(region)
+        .is_some_and(|p| p.starts_with('_'));
+    (pool_ok && !region.is_empty()).then_some(region)
+}
+
+/// Whether the rule read the token from the ALB's access-token header.
+fn reads_alb_access_token(rule: &Value) -> bool {
+    rule.get("fromHeaders")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|h| str_field(h, "name").is_some_and(|n| n.eq_ignore_ascii_case(ALB_ACCESS_HEADER)))
+}
+
+/// Notes on where Istio looked for the token and Gatehouse does not (`alb_access`: the ALB's
+/// access-token header is read, by an access-token Issuer).
+fn token_locations(rule: &Value, alb_access: bool, notes: &mut Vec<String>) {
     let headers = rule.get("fromHeaders").and_then(Value::as_array);
     let params = rule.get("fromParams").and_then(Value::as_array);
     for h in headers.into_iter().flatten() {
         let name = str_field(h, "name").unwrap_or("");
         let prefix = str_field(h, "prefix").unwrap_or("");
+        if alb_access && name.eq_ignore_ascii_case(ALB_ACCESS_HEADER) {
+            continue;
+        }
         if !(name.eq_ignore_ascii_case("authorization") && prefix == "Bearer ") {
             let prefix = if prefix.is_empty() {
                 "no prefix".to_string()
