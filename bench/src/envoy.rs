@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use gatehouse::emit::envoy::{cluster, connection_manager, router_filter, socket, wasm_filter};
 use gatehouse_filter::pipeline::{self, asserted, Request};
+use gatehouse_filter::table::Subject;
 use gatehouse_filter::{Engine, Identity};
 use serde_json::{json, Value};
 
@@ -112,11 +113,10 @@ pub fn rbac(table_json: &str) -> Result<Value, String> {
     let mut groups = BTreeSet::new();
     for subjects in engine.table.grants.values() {
         for s in subjects.keys() {
-            if let Some(u) = s.strip_prefix("user:") {
-                users.insert(u.to_string());
-            } else if let Some(g) = s.strip_prefix("group:") {
-                groups.insert(g.to_string());
-            }
+            match s {
+                Subject::User(u) => users.insert(u.clone()),
+                Subject::Group(g) => groups.insert(g.clone()),
+            };
         }
     }
     let allowed = |path: &str, user: &str, groups: Vec<String>| {

@@ -15,7 +15,8 @@ pub mod policy;
 use std::collections::BTreeMap;
 
 use gatehouse_filter::table::{
-    Access, AuditSpec, GatewaySettings, GrantSpec, Precedence, RouteSpec, Table, FORMAT_VERSION,
+    Access, AuditSpec, GatewaySettings, GrantSpec, Precedence, RouteSpec, Scope, Subject, Table,
+    FORMAT_VERSION,
 };
 
 fn route(methods: &[&str], path: &str, access: Access) -> RouteSpec {
@@ -36,18 +37,21 @@ fn route(methods: &[&str], path: &str, access: Access) -> RouteSpec {
 /// `developer` in namespace `ns-<i / 10>`.
 pub fn synthetic_table(bindings: usize) -> Table {
     let act = |a: &str| Access::Action(a.into());
-    let mut grants: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> = BTreeMap::new();
+    let mut grants: BTreeMap<Scope, BTreeMap<Subject, Vec<GrantSpec>>> = BTreeMap::new();
     for i in 0..bindings {
-        grants.entry(format!("ns-{}", i / 10)).or_default().insert(
-            format!("user:u{i}@example.com"),
-            vec![GrantSpec {
-                role: "developer".into(),
-                apis: None,
-                source: "bench".into(),
-            }],
-        );
+        grants
+            .entry(Scope::from(format!("ns-{}", i / 10)))
+            .or_default()
+            .insert(
+                Subject::User(format!("u{i}@example.com")),
+                vec![GrantSpec {
+                    role: "developer".into(),
+                    apis: None,
+                    source: "bench".into(),
+                }],
+            );
     }
-    let namespaces = grants.keys().cloned().collect();
+    let namespaces = grants.keys().map(Scope::to_string).collect();
     let mut pipeline = route(&["GET"], "/pipeline/**", act("list"));
     pipeline.namespace_query = Some("namespace".into());
     Table {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::diagnostic::render_human;
 use crate::emit::wasmplugin::sha256_hex;
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID};
-use crate::table_file::{encode, read_signing_key, Format};
+use crate::table_file::{encode_compiled, read_signing_key, Format};
 use crate::{compile_dir, CompileOptions};
 
 /// Arguments of `gatehouse serve`.
@@ -67,7 +67,8 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
 fn build(dir: &Path, seed: &[u8; 32]) -> Result<Vec<u8>, String> {
     let compiled = compile_dir(dir, &CompileOptions::default())
         .map_err(|diags| render_human(&diags).trim_end().to_string())?;
-    encode(&compiled.table, Format::Binary, Some(seed))
+    // The binary form compile_dir encoded to measure the table: signed as it is.
+    encode_compiled(compiled, Format::Binary, Some(seed))
 }
 
 /// Compiles once more and updates the state: a failure keeps the table in service.

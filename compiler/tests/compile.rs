@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use gatehouse::diagnostic::{render_human, render_json};
 use gatehouse::{compile_dir, table_json, CompileOptions};
 use gatehouse_filter::pipeline::{self, asserted, Request};
+use gatehouse_filter::table::{Scope, Subject};
 use gatehouse_filter::Engine;
 
 /// 2026-06-01T00:00:00Z: the "now" every test compiles at.
@@ -208,14 +209,15 @@ fn real_kubeflow_profiles_compile() {
     let t = &compiled.table;
     assert_eq!(t.namespaces.len(), copied);
     for ns in &t.namespaces {
-        let subjects = &t.grants[ns];
+        let subjects = &t.grants[&Scope::parse(ns)];
         assert!(
-            subjects.iter().any(|(s, g)| s.starts_with("user:")
-                && !s.contains("serviceaccount")
+            subjects.iter().any(|(s, g)| !s.is_group()
+                && !s.name().contains("serviceaccount")
                 && g[0].role == "kubeflow-admin"),
             "{ns}: {subjects:?}"
         );
-        assert!(subjects.contains_key(&format!("user:system:serviceaccount:{ns}:default-editor")));
+        let editor = Subject::User(format!("system:serviceaccount:{ns}:default-editor"));
+        assert!(subjects.contains_key(&editor));
     }
     Engine::new(compiled.table).unwrap();
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use common::{compiled_policies, gatehouse, root};
 use gatehouse::diagnostic::{render_human, render_json, Diagnostic};
 use gatehouse::{compile_dir, CompileOptions};
+use gatehouse_filter::table::{Scope, Subject};
 
 /// 2026-06-01T00:00:00Z.
 const NOW: u64 = 1_780_272_000;
@@ -157,10 +158,13 @@ spec:
 ";
     let dir = policy_dir(&[("p.yaml", policy)]);
     let compiled = compile(dir.path()).unwrap_or_else(|d| panic!("{}", render_human(&d)));
-    let everywhere = &compiled.table.grants["*"];
-    assert!(everywhere.contains_key("group:analysts"), "{everywhere:?}");
+    let everywhere = &compiled.table.grants[&Scope::Every];
     assert!(
-        everywhere.contains_key("user:ann@example.com"),
+        everywhere.contains_key(&Subject::Group("analysts".into())),
+        "{everywhere:?}"
+    );
+    assert!(
+        everywhere.contains_key(&Subject::User("ann@example.com".into())),
         "{everywhere:?}"
     );
 }

@@ -402,7 +402,7 @@ fn bad_tables_are_refused_with_a_counter_and_the_last_good_one_keeps_deciding() 
     let updated = counter(&gw, "updated");
     let mut rotated = compiled.table.clone();
     rotated.grants.entry("alice".into()).or_default().insert(
-        "user:zed@example.com".into(),
+        gatehouse_filter::table::Subject::User("zed@example.com".into()),
         vec![gatehouse_filter::table::GrantSpec {
             role: "kubeflow-edit".into(),
             apis: None,

@@ -199,15 +199,14 @@ pub struct Ordered<'t> {
 
 impl<'t> Ordered<'t> {
     /// Orders a table's grants.
-    pub fn new(table: &'t Table) -> Result<Ordered<'t>, String> {
+    pub fn new(table: &'t Table) -> Ordered<'t> {
         let mut names: Vec<&str> = Vec::new();
         let mut subjects = Vec::new();
-        for (ns, by_subject) in &table.grants {
-            let scope = (ns != "*").then_some(ns.as_str());
+        for (scope, by_subject) in &table.grants {
+            let scope = scope.namespace();
             names.extend(scope);
             for (subject, grants) in by_subject {
-                let (group, name) = split_subject(subject)
-                    .map_err(|e| format!("{e} (in namespace `{ns}`)"))?;
+                let (group, name) = (subject.is_group(), subject.name());
                 names.push(name);
                 for g in grants {
                     names.extend(g.apis.iter().flatten().map(String::as_str));
@@ -225,26 +224,12 @@ impl<'t> Ordered<'t> {
             })
             .collect();
         grants.sort_unstable_by_key(|k| (k.0, k.1, k.2));
-        Ok(Ordered { names, grants })
+        Ordered { names, grants }
     }
 
     /// The id of a name the table holds.
     pub fn id(&self, name: &str) -> Option<u32> {
         self.names.binary_search(&name).ok().map(|i| i as u32)
-    }
-}
-
-/// A subject as the table's JSON keys it, `user:NAME` or `group:NAME`: (is a group, NAME).
-pub fn split_subject(subject: &str) -> Result<(bool, &str), String> {
-    match (
-        subject.strip_prefix("user:"),
-        subject.strip_prefix("group:"),
-    ) {
-        (Some(u), _) => Ok((false, u)),
-        (_, Some(g)) => Ok((true, g)),
-        _ => Err(format!(
-            "subject `{subject}` is neither `user:…` nor `group:…`"
-        )),
     }
 }
 
@@ -287,8 +272,12 @@ impl Acl {
     pub fn new(table: &Table, provenance: bool) -> Result<Acl, String> {
         let mut acl = Acl::with_roles(table)?;
         acl.keep_sources = provenance;
-        let Ordered { names, grants: keyed } = Ordered::new(table)?;
-        acl.names.reserve(names.len(), names.iter().map(|n| n.len()).sum());
+        let Ordered {
+            names,
+            grants: keyed,
+        } = Ordered::new(table);
+        acl.names
+            .reserve(names.len(), names.iter().map(|n| n.len()).sum());
         for n in &names {
             acl.names.push(n)?;
         }
@@ -414,7 +403,9 @@ impl Acl {
             return Err(format!("a grant names role {role}, which the table lacks"));
         }
         if apis != EVERY_API && apis as usize >= self.api_sets.len() {
-            return Err(format!("a grant names API set {apis}, which the table lacks"));
+            return Err(format!(
+                "a grant names API set {apis}, which the table lacks"
+            ));
         }
         let entry = self
             .entries

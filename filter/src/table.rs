@@ -29,10 +29,10 @@ pub struct Table {
     /// Route map, in declaration order; the engine orders them by specificity. The gateway's
     /// public paths are compiled into routes with [`Access::Public`].
     pub routes: Vec<RouteSpec>,
-    /// Grants: namespace (or `*` for every namespace) → subject → grants.
-    /// Subjects are `user:<name>` or `group:<name>`; ServiceAccounts are users named
-    /// `system:serviceaccount:<ns>:<name>`.
-    pub grants: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>>,
+    /// Grants: scope (a namespace, or `*` for every namespace) → subject (`user:<name>` or
+    /// `group:<name>`; ServiceAccounts are users named `system:serviceaccount:<ns>:<name>`)
+    /// → grants.
+    pub grants: BTreeMap<Scope, BTreeMap<Subject, Vec<GrantSpec>>>,
     /// Namespaces the policy declares (from Profiles and explicit declarations).
     pub namespaces: Vec<String>,
 }
@@ -360,6 +360,134 @@ pub enum Access {
     /// A grant of this action in the route's namespace.
     Action(String),
 }
+
+/// Where a grant holds: one namespace, or every namespace (`*` in the table's JSON). Ordered
+/// as the JSON keys sort: `*` first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Every namespace.
+    Every,
+    /// One namespace.
+    Namespace(String),
+}
+
+impl Scope {
+    /// The scope a table key names: `*`, or a namespace.
+    pub fn parse(key: &str) -> Scope {
+        match key {
+            "*" => Scope::Every,
+            ns => Scope::Namespace(ns.to_string()),
+        }
+    }
+
+    /// The namespace, or `None` for every namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Scope::Every => None,
+            Scope::Namespace(ns) => Some(ns),
+        }
+    }
+}
+
+impl From<&str> for Scope {
+    fn from(key: &str) -> Scope {
+        Scope::parse(key)
+    }
+}
+
+impl From<String> for Scope {
+    fn from(key: String) -> Scope {
+        if key == "*" {
+            Scope::Every
+        } else {
+            Scope::Namespace(key)
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.namespace().unwrap_or("*"))
+    }
+}
+
+/// Whom a grant is for: a user or a group (`user:<name>` / `group:<name>` in the table's
+/// JSON). Ordered as the JSON keys sort: groups first, then by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// A group.
+    Group(String),
+    /// A user (ServiceAccounts included).
+    User(String),
+}
+
+impl Subject {
+    /// A subject from its table key, `user:<name>` or `group:<name>`.
+    pub fn parse(key: &str) -> Result<Subject, String> {
+        if let Some(u) = key.strip_prefix("user:") {
+            Ok(Subject::User(u.to_string()))
+        } else if let Some(g) = key.strip_prefix("group:") {
+            Ok(Subject::Group(g.to_string()))
+        } else {
+            Err(format!("subject `{key}` is neither `user:…` nor `group:…`"))
+        }
+    }
+
+    /// Whether it is a group.
+    pub fn is_group(&self) -> bool {
+        matches!(self, Subject::Group(_))
+    }
+
+    /// The user's or group's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Group(n) | Subject::User(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Group(g) => write!(f, "group:{g}"),
+            Subject::User(u) => write!(f, "user:{u}"),
+        }
+    }
+}
+
+/// Serialized as the table's JSON keys write them.
+macro_rules! as_key {
+    ($ty:ty, $parse:expr, $what:literal) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Key;
+                impl serde::de::Visitor<'_> for Key {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$ty, E> {
+                        $parse(v).map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(Key)
+            }
+        }
+    };
+}
+
+as_key!(
+    Scope,
+    |v: &str| Ok::<_, String>(Scope::parse(v)),
+    "a namespace or `*`"
+);
+as_key!(Subject, Subject::parse, "`user:<name>` or `group:<name>`");
 
 /// One grant to one subject in one namespace (or all).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -48,11 +48,11 @@ fn grant() -> impl Strategy<Value = G> {
         })
 }
 
-fn subject(g: &G) -> String {
+fn subject(g: &G) -> Subject {
     if g.group {
-        format!("group:{}", GROUPS[g.who])
+        Subject::Group(GROUPS[g.who].into())
     } else {
-        format!("user:{}", USERS[g.who])
+        Subject::User(USERS[g.who].into())
     }
 }
 
@@ -68,7 +68,7 @@ fn table(grants: &[G]) -> Table {
         hosts: Vec::new(),
     };
     let act = |a: &str| Access::Action(a.into());
-    let mut map: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> = BTreeMap::new();
+    let mut map: BTreeMap<Scope, BTreeMap<Subject, Vec<GrantSpec>>> = BTreeMap::new();
     for g in grants {
         let ns = g.ns.map_or("*", |i| NAMESPACES[i]);
         map.entry(ns.into())

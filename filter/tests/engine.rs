@@ -33,12 +33,12 @@ fn table() -> Table {
     let act = |a: &str| Access::Action(a.into());
     let mut pipeline = route(&["GET"], "/pipeline/**", act("list"));
     pipeline.namespace_query = Some("namespace".into());
-    let mut grants: BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> = BTreeMap::new();
+    let mut grants: BTreeMap<Scope, BTreeMap<Subject, Vec<GrantSpec>>> = BTreeMap::new();
     let mut put = |ns: &str, subject: &str, g: GrantSpec| {
         grants
             .entry(ns.into())
             .or_default()
-            .entry(subject.into())
+            .entry(Subject::parse(subject).unwrap())
             .or_default()
             .push(g)
     };
@@ -331,9 +331,12 @@ fn lookup_cost_does_not_depend_on_namespace_count() {
     let mut t = table();
     for i in 0..10_000 {
         t.grants
-            .entry(format!("ns-{i}"))
+            .entry(format!("ns-{i}").into())
             .or_default()
-            .insert(format!("user:u{i}@example.com"), vec![grant("view", None)]);
+            .insert(
+                Subject::User(format!("u{i}@example.com")),
+                vec![grant("view", None)],
+            );
     }
     let e = Engine::new(t).unwrap();
     let u = who("u9999@example.com", &[]);

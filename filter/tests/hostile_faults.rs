@@ -105,22 +105,22 @@ fn hostile_tables_are_refused_without_panicking() {
         t["grants"]["alice"]["user:alice@example.com"][0]["role"] = "root".into()
     });
     mutate("RSA key too small", "cognito", &|t| {
-        t["issuers"][0]["keys"][0]["jwk"]["n"] = "AQAB".into()
+        issuer(t, "cognito")["keys"][0]["jwk"]["n"] = "AQAB".into()
     });
     mutate("EC key off the curve", "corp-alb", &|t| {
-        t["issuers"][1]["keys"][0]["jwk"]["x"] = "AAAA".into()
+        issuer(t, "corp-alb")["keys"][0]["jwk"]["x"] = "AAAA".into()
     });
     mutate("algorithm none", "`none` is not supported", &|t| {
-        t["issuers"][2]["algorithms"] = serde_json::json!(["none"])
+        issuer(t, "dex")["algorithms"] = serde_json::json!(["none"])
     });
     mutate("algorithm HS256", "`HS256` is not supported", &|t| {
-        t["issuers"][2]["algorithms"] = serde_json::json!(["HS256"])
+        issuer(t, "dex")["algorithms"] = serde_json::json!(["HS256"])
     });
     mutate("no algorithms", "no algorithms", &|t| {
-        t["issuers"][2]["algorithms"] = serde_json::json!([])
+        issuer(t, "dex")["algorithms"] = serde_json::json!([])
     });
     mutate("alb without signers", "no alb signer", &|t| {
-        t["issuers"][1]["signers"] = serde_json::json!([])
+        issuer(t, "corp-alb")["signers"] = serde_json::json!([])
     });
     mutate("format version 0", "format_version 0", &|t| {
         t["format_version"] = 0.into()
@@ -133,4 +133,10 @@ fn hostile_tables_are_refused_without_panicking() {
             Err(_) => panic!("{name}: panicked"),
         }
     }
+}
+
+/// The hostile table's issuer `name`, to change.
+fn issuer<'a>(t: &'a mut serde_json::Value, name: &str) -> &'a mut serde_json::Value {
+    let issuers = t["issuers"].as_array_mut().unwrap();
+    issuers.iter_mut().find(|i| i["name"] == name).unwrap()
 }

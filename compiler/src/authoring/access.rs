@@ -28,8 +28,8 @@ pub fn grants(engine: &Engine) -> Vec<Held> {
         for (subject, list) in subjects {
             for g in list {
                 out.push(Held {
-                    subject: subject.clone(),
-                    namespace: ns.clone(),
+                    subject: subject.to_string(),
+                    namespace: ns.to_string(),
                     role: g.role.clone(),
                     apis: g.apis.clone(),
                     source: g.source.clone(),

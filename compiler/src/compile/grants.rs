@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gatehouse_filter::path::is_namespace_name;
-use gatehouse_filter::table::GrantSpec;
+use gatehouse_filter::table::{GrantSpec, Scope, Subject};
 use k8s_openapi::api::rbac::v1::RoleRef;
 
 use super::gateway::Gateway;
@@ -17,11 +17,13 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::path;
 use crate::yaml::{Document, Step};
 
-/// Namespace → subject → grants, each subject's grants in the order they were found (sorted
-/// and deduplicated once, at the end: a set per subject would cost a B-tree node per subject).
-type Grants = BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>>;
+/// Namespace (or `*`) → subject → grants, each subject's grants in the order they were found
+/// (sorted and deduplicated once, at the end: a set per subject would cost a B-tree node per
+/// subject). Keyed by the namespace's text while it grows, so that finding one allocates
+/// nothing; the table's [`Scope`]s at the end.
+type Grants = BTreeMap<String, BTreeMap<Subject, Vec<GrantSpec>>>;
 
-fn add(grants: &mut Grants, ns: &str, subject: String, grant: GrantSpec) {
+fn add(grants: &mut Grants, ns: &str, subject: Subject, grant: GrantSpec) {
     let subjects = match grants.get_mut(ns) {
         Some(subjects) => subjects,
         None => grants.entry(ns.to_string()).or_default(),
@@ -54,7 +56,7 @@ pub(crate) fn compile(
     namespaces: &Namespaces,
     roles: &Roles,
     ctx: &mut Ctx<'_>,
-) -> BTreeMap<String, BTreeMap<String, Vec<GrantSpec>>> {
+) -> BTreeMap<Scope, BTreeMap<Subject, Vec<GrantSpec>>> {
     let mut grants = Grants::new();
     profiles(objects, gw, &mut grants, ctx);
     role_bindings(objects, namespaces, &mut grants, ctx);
@@ -64,7 +66,11 @@ pub(crate) fn compile(
         list.dedup();
         list.shrink_to_fit();
     }
+    // `*` sorts before every namespace name, as `Scope::Every` sorts first.
     grants
+        .into_iter()
+        .map(|(ns, s)| (Scope::from(ns), s))
+        .collect()
 }
 
 fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'_>) {
@@ -78,8 +84,8 @@ fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'
         let subject = match owner.kind.as_str() {
             "User" => ctx
                 .ok(check_user(&owner.name, &p.doc, at))
-                .map(|()| format!("user:{}", owner.name)),
-            "Group" if !owner.name.is_empty() => Some(format!("group:{}", owner.name)),
+                .map(|()| Subject::User(owner.name.clone())),
+            "Group" if !owner.name.is_empty() => Some(Subject::Group(owner.name.clone())),
             "Group" => {
                 ctx.report(
                     p.doc
@@ -118,7 +124,12 @@ fn profiles(objects: &ByKind, gw: &Gateway, grants: &mut Grants, ctx: &mut Ctx<'
                     apis: None,
                     source: source.clone(),
                 };
-                add(grants, ns, format!("user:{SA_PREFIX}{ns}:{sa}"), g);
+                add(
+                    grants,
+                    ns,
+                    Subject::User(format!("{SA_PREFIX}{ns}:{sa}")),
+                    g,
+                );
             }
         }
     }

@@ -21,7 +21,7 @@ pub mod validate;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gatehouse_filter::engine::MAX_TABLE_BYTES;
+use gatehouse_filter::engine::{Provenance, MAX_TABLE_BYTES};
 use gatehouse_filter::table::{Table, FORMAT_VERSION};
 use gatehouse_filter::Engine;
 
@@ -223,21 +223,29 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
     }
 }
 
-/// The filter must accept what the compiler writes: loads the table once (without copying it;
-/// the engine hands it back) and encodes its binary form, whose size it checks. `None` when
-/// `diags` already hold an error, or the filter refuses the table (said in `diags`).
+/// The filter must accept what the compiler writes: encodes the table's binary form, whose
+/// size it checks, and loads that as a gateway does (the same checks as a JSON table's, and
+/// the ACL built in one pass without provenance). `None` when `diags` already hold an error,
+/// or the filter refuses the table (said in `diags`).
 fn check(table: Table, diags: &mut Vec<Diagnostic>) -> Option<(Table, Result<Vec<u8>, String>)> {
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    match Engine::new(table) {
-        Ok(engine) => {
-            let binary = gatehouse_filter::wire::encode(&engine.table);
-            if let Ok(bytes) = &binary {
-                diags.extend(table_size(bytes.len(), MAX_TABLE_BYTES));
+    let binary = gatehouse_filter::wire::encode(&table);
+    let loaded = match &binary {
+        Ok(bytes) => match table_size(bytes.len(), MAX_TABLE_BYTES) {
+            // Said as the author's error; no gateway would load it.
+            Some(too_large) => {
+                diags.push(too_large);
+                Ok(())
             }
-            Some((engine.table, binary))
-        }
+            None => Engine::from_bytes(bytes, Provenance::Drop).map(drop),
+        },
+        // Not encodable: then the JSON table must load.
+        Err(_) => Engine::load(table.clone(), Provenance::Keep).map(drop),
+    };
+    match loaded {
+        Ok(()) => Some((table, binary)),
         Err(e) => {
             diags.push(Diagnostic::error(
                 "internal",

@@ -2,6 +2,7 @@
 //! the table's `user:<name>` / `group:<name>` keys.
 
 use gatehouse_filter::path::is_namespace_name;
+use gatehouse_filter::table::Subject as TableSubject;
 use k8s_openapi::api::rbac::v1::Subject;
 
 use super::validate::check_email;
@@ -45,15 +46,15 @@ pub(crate) fn rbac_subject(
     binding_ns: &str,
     doc: &Document,
     at: &[Step],
-) -> Result<String, Diagnostic> {
+) -> Result<TableSubject, Diagnostic> {
     match s.kind.as_str() {
-        "User" => check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name)),
+        "User" => check_user(&s.name, doc, at).map(|()| TableSubject::User(s.name.clone())),
         // The same rules as a `Binding`'s subjects: an empty name would grant `group:` or a
         // ServiceAccount no token can name.
         "Group" | "ServiceAccount" if s.name.is_empty() => {
             Err(doc.error("invalid-value", at, "a subject's name must not be empty"))
         }
-        "Group" => Ok(format!("group:{}", s.name)),
+        "Group" => Ok(TableSubject::Group(s.name.clone())),
         "ServiceAccount" => {
             let ns = s.namespace.as_deref().unwrap_or(binding_ns);
             if !is_namespace_name(ns) {
@@ -66,7 +67,7 @@ pub(crate) fn rbac_subject(
                     ),
                 ));
             }
-            Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
+            Ok(TableSubject::User(format!("{SA_PREFIX}{ns}:{}", s.name)))
         }
         other => Err(doc
             .error(
@@ -83,18 +84,18 @@ pub(crate) fn binding_subject(
     s: &SubjectIn,
     i: usize,
     doc: &Document,
-) -> Result<String, Diagnostic> {
+) -> Result<TableSubject, Diagnostic> {
     let at = path!["spec", "subjects", i, "name"];
     match (s.kind, &s.namespace) {
         (SubjectKind::User, None) => {
-            check_user(&s.name, doc, at).map(|()| format!("user:{}", s.name))
+            check_user(&s.name, doc, at).map(|()| TableSubject::User(s.name.clone()))
         }
-        (SubjectKind::Group, None) if !s.name.is_empty() => Ok(format!("group:{}", s.name)),
+        (SubjectKind::Group, None) if !s.name.is_empty() => Ok(TableSubject::Group(s.name.clone())),
         (SubjectKind::Group, None) => {
             Err(doc.error("invalid-value", at, "a subject's name must not be empty"))
         }
         (SubjectKind::ServiceAccount, Some(ns)) if is_namespace_name(ns) && !s.name.is_empty() => {
-            Ok(format!("user:{SA_PREFIX}{ns}:{}", s.name))
+            Ok(TableSubject::User(format!("{SA_PREFIX}{ns}:{}", s.name)))
         }
         (SubjectKind::ServiceAccount, Some(ns)) => Err(doc.error(
             "invalid-namespace",

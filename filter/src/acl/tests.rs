@@ -1,7 +1,7 @@
 //! The flat ACL: lookups in the order decisions rely on, and the builder's refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use super::*;
-use crate::table::GrantSpec;
+use crate::table::{GrantSpec, Scope, Subject};
 
 fn table(grants: &[(&str, &str, &str, Option<&[&str]>)]) -> Table {
     let mut t: Table =
@@ -9,9 +9,9 @@ fn table(grants: &[(&str, &str, &str, Option<&[&str]>)]) -> Table {
     t.grants.clear();
     for (i, (ns, subject, role, apis)) in grants.iter().enumerate() {
         t.grants
-            .entry(ns.to_string())
+            .entry(Scope::parse(ns))
             .or_default()
-            .entry(subject.to_string())
+            .entry(Subject::parse(subject).unwrap())
             .or_default()
             .push(GrantSpec {
                 role: role.to_string(),
@@ -41,11 +41,17 @@ fn namespace_grants_come_first_and_the_users_before_its_groups() {
         ("team-a", "user:ops", "read_only", None),
     ]);
     let acl = Acl::new(&t, true).unwrap();
-    assert_eq!(sources(&acl, "team-a", "ann", &["ops"]), ["g3", "g2", "g1", "g0"]);
+    assert_eq!(
+        sources(&acl, "team-a", "ann", &["ops"]),
+        ["g3", "g2", "g1", "g0"]
+    );
     assert_eq!(sources(&acl, "team-b", "ann", &[]), ["g4", "g1"]);
     assert_eq!(sources(&acl, "team-c", "ann", &["ops"]), ["g1", "g0"]);
     assert_eq!(sources(&acl, "team-a", "ops", &[]), ["g5"]);
-    assert_eq!(sources(&acl, "team-a", "bob", &["ann"]), Vec::<String>::new());
+    assert_eq!(
+        sources(&acl, "team-a", "bob", &["ann"]),
+        Vec::<String>::new()
+    );
     assert_eq!(acl.namespace_count(), 2);
     let g = acl.grants_for("team-a", "ann", &[]).next().unwrap();
     assert_eq!(acl.role_name(&g), "developer");
@@ -55,7 +61,12 @@ fn namespace_grants_come_first_and_the_users_before_its_groups() {
 #[test]
 fn api_sets_are_shared_and_judged_by_id() {
     let t = table(&[
-        ("team-a", "user:ann", "developer", Some(&["fraud", "churn", "fraud"])),
+        (
+            "team-a",
+            "user:ann",
+            "developer",
+            Some(&["fraud", "churn", "fraud"]),
+        ),
         ("team-a", "user:bob", "developer", Some(&["churn", "fraud"])),
         ("team-a", "user:cat", "developer", None),
     ]);
@@ -85,7 +96,9 @@ fn names_must_come_sorted_and_once() {
     assert_eq!(names.get(2), None);
     // Many names: every one found again (the index grows past its first capacity).
     let mut many = Names::default();
-    let list: Vec<String> = (0..5000).map(|i| format!("user-{i:05}@example.com")).collect();
+    let list: Vec<String> = (0..5000)
+        .map(|i| format!("user-{i:05}@example.com"))
+        .collect();
     for n in &list {
         many.push(n).unwrap();
     }
@@ -104,8 +117,14 @@ fn entries_out_of_order_twice_or_unknown_are_refused() {
     let role = acl.role("developer").unwrap();
     acl.push_entry(1, false, 2).unwrap();
     acl.push_grant(role, EVERY_API, "").unwrap();
-    assert!(acl.push_entry(0, false, 2).unwrap_err().contains("out of order"));
-    assert!(acl.push_entry(1, false, 2).unwrap_err().contains("out of order"));
+    assert!(acl
+        .push_entry(0, false, 2)
+        .unwrap_err()
+        .contains("out of order"));
+    assert!(acl
+        .push_entry(1, false, 2)
+        .unwrap_err()
+        .contains("out of order"));
     assert!(acl.push_entry(7, false, 2).is_err());
     assert!(acl.push_entry(1, true, 9).is_err());
     acl.push_entry(1, true, 2).unwrap();

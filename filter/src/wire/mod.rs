@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::acl::{Names, Ordered, EVERY_NAMESPACE};
-use crate::table::{GrantSpec, Table};
+use crate::table::{GrantSpec, Scope as TableScope, Subject as TableSubject, Table};
 
 /// First bytes of a binary table.
 pub const BINARY_MAGIC: &[u8; 4] = b"GHTB";
@@ -103,9 +103,17 @@ impl<'a> Front<'a> {
         let prefix = p.iter().zip(n).take_while(|(a, b)| a == b).count();
         // Cut at character boundaries, so that every part is text (the shared bytes are the
         // same in both names, so a boundary in one is a boundary in the other).
-        let prefix = (0..=prefix).rev().find(|i| name.is_char_boundary(*i)).unwrap_or(0);
+        let prefix = (0..=prefix)
+            .rev()
+            .find(|i| name.is_char_boundary(*i))
+            .unwrap_or(0);
         let room = p.len().min(n.len()) - prefix;
-        let suffix = p.iter().rev().zip(n.iter().rev()).take_while(|(a, b)| a == b).count();
+        let suffix = p
+            .iter()
+            .rev()
+            .zip(n.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
         let suffix = (0..=suffix.min(room))
             .rev()
             .find(|i| name.is_char_boundary(n.len() - i))
@@ -205,9 +213,16 @@ impl std::fmt::Display for WireError {
 
 /// Encodes a table in the binary form (its grants' sources are left out).
 pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
+    // Every field but the grants (which are not cloned: at scale they are most of the table).
     let header = Table {
+        format_version: table.format_version,
+        gateway: table.gateway.clone(),
+        actions: table.actions.clone(),
+        roles: table.roles.clone(),
+        issuers: table.issuers.clone(),
+        routes: table.routes.clone(),
         grants: BTreeMap::new(),
-        ..table.clone()
+        namespaces: table.namespaces.clone(),
     };
     let header = serde_json::to_string(&header).map_err(|e| e.to_string())?;
     let roles: HashMap<&str, u32> = table
@@ -216,7 +231,7 @@ pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
         .enumerate()
         .map(|(i, r)| (r.as_str(), i as u32))
         .collect();
-    let ordered = Ordered::new(table)?;
+    let ordered = Ordered::new(table);
     let id = |name: &str| ordered.id(name).unwrap_or(0);
     let mut subjects: Vec<Subject> = Vec::new();
     let mut last: Option<(u32, bool)> = None;
@@ -230,7 +245,11 @@ pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
             compact.push(CompactGrant { role, apis });
         }
         let scope = Scope {
-            namespace: if scope == EVERY_NAMESPACE { 0 } else { scope + 1 },
+            namespace: if scope == EVERY_NAMESPACE {
+                0
+            } else {
+                scope + 1
+            },
             grants: compact,
         };
         match subjects.last_mut() {
@@ -310,23 +329,27 @@ pub fn decode(bytes: &[u8]) -> Result<Table, WireError> {
     };
     let roles: Vec<&String> = table.roles.keys().collect();
     let mut order = OrderCheck::default();
-    let mut grants = BTreeMap::<String, BTreeMap<String, Vec<GrantSpec>>>::new();
+    let mut grants = BTreeMap::<TableScope, BTreeMap<TableSubject, Vec<GrantSpec>>>::new();
     for s in &body.subjects {
         let id = order.subject(s.step, s.group).map_err(WireError::Body)?;
-        let kind = if s.group { "group:" } else { "user:" };
-        let subject = format!("{kind}{}", text(id)?);
+        let subject = match s.group {
+            true => TableSubject::Group(text(id)?),
+            false => TableSubject::User(text(id)?),
+        };
         for scope in &s.scopes {
             let ns = scope_of(scope.namespace);
             order.scope(ns).map_err(WireError::Body)?;
-            let ns = if ns == EVERY_NAMESPACE {
-                "*".to_string()
-            } else {
-                text(ns)?
+            let ns = match ns {
+                EVERY_NAMESPACE => TableScope::Every,
+                id => TableScope::Namespace(text(id)?),
             };
             let mut list = Vec::with_capacity(scope.grants.len());
             for g in &scope.grants {
                 let role = roles.get(g.role as usize).ok_or_else(|| {
-                    WireError::Body(format!("a grant names role {}, which the table lacks", g.role))
+                    WireError::Body(format!(
+                        "a grant names role {}, which the table lacks",
+                        g.role
+                    ))
                 })?;
                 let apis = match &g.apis {
                     Some(ids) => Some(ids.iter().map(|id| text(*id)).collect::<Result<_, _>>()?),

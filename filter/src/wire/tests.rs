@@ -1,7 +1,7 @@
 //! The binary and signed forms: round trips, and every way bytes can fail to be a table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use super::*;
-use crate::table::GrantSpec;
+use crate::table::{GrantSpec, Subject as TableSubject};
 
 fn table() -> Table {
     let json = include_str!("../../../testdata/hostile/table.json");
@@ -12,18 +12,21 @@ fn table() -> Table {
         source: "a.yaml:1".into(),
     };
     let ns = t.grants.entry("team-a".into()).or_default();
-    ns.insert("user:ann@example.com".into(), vec![spec("read_only", None)]);
     ns.insert(
-        "group:ops".into(),
+        TableSubject::User("ann@example.com".into()),
+        vec![spec("read_only", None)],
+    );
+    ns.insert(
+        TableSubject::Group("ops".into()),
         vec![
             spec("developer", Some(&["fraud", "churn"])),
             spec("read_only", None),
         ],
     );
-    t.grants
-        .entry("*".into())
-        .or_default()
-        .insert("group:auditors".into(), vec![spec("read_only", None)]);
+    t.grants.entry("*".into()).or_default().insert(
+        TableSubject::Group("auditors".into()),
+        vec![spec("read_only", None)],
+    );
     t
 }
 
@@ -75,7 +78,10 @@ fn another_version_truncation_and_garbage_are_refused() {
     assert_eq!(table.routes, full.routes);
     assert_eq!(
         acl.namespace_count(),
-        full.grants.keys().filter(|k| *k != "*").count()
+        full.grants
+            .keys()
+            .filter(|k| k.namespace().is_some())
+            .count()
     );
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
@@ -193,19 +199,21 @@ fn names_are_front_coded_and_grants_read_the_same_both_ways() {
     let full = decode(&bytes).unwrap();
     for (ns, subjects) in &full.grants {
         for (subject, grants) in subjects {
-            let (group, name) = crate::acl::split_subject(subject).unwrap();
-            let groups = [name.to_string()];
-            let (user, groups) = if group {
+            let groups = [subject.name().to_string()];
+            let (user, groups) = if subject.is_group() {
                 ("", &groups[..])
             } else {
-                (name, &[][..])
+                (subject.name(), &[][..])
             };
             let found: Vec<String> = acl
-                .grants_for(if ns == "*" { "elsewhere" } else { ns }, user, groups)
+                .grants_for(ns.namespace().unwrap_or("elsewhere"), user, groups)
                 .map(|g| acl.role_name(&g).to_string())
                 .collect();
             let want: Vec<String> = grants.iter().map(|g| g.role.clone()).collect();
-            assert!(found.starts_with(&want), "{ns} {subject}: {found:?} vs {want:?}");
+            assert!(
+                found.starts_with(&want),
+                "{ns} {subject}: {found:?} vs {want:?}"
+            );
         }
     }
 }
@@ -219,8 +227,14 @@ fn unsorted_repeated_or_unknown_names_and_subjects_are_refused() {
     assert!(decode(&ok).is_ok());
     assert!(load_for_gateway(&ok).is_ok());
     let names = |n: Vec<Front<'static>>| with_body(n, vec![]);
-    refused(&names(vec![front(0, "bob"), front(0, "ann")]), "sorted and unique");
-    refused(&names(vec![front(0, "ann"), front(3, "")]), "sorted and unique");
+    refused(
+        &names(vec![front(0, "bob"), front(0, "ann")]),
+        "sorted and unique",
+    );
+    refused(
+        &names(vec![front(0, "ann"), front(3, "")]),
+        "sorted and unique",
+    );
     refused(&names(vec![front(0, "ann"), front(9, "x")]), "cannot");
     // A shared prefix that ends inside a character.
     refused(&names(vec![front(0, "é"), front(1, "x")]), "cannot");
@@ -234,7 +248,10 @@ fn unsorted_repeated_or_unknown_names_and_subjects_are_refused() {
     refused(&subjects(vec![subject(0, false, &[0, 3])]), "out of order");
     refused(&subjects(vec![subject(7, false, &[3])]), "the table");
     refused(&subjects(vec![subject(0, false, &[9])]), "the table");
-    refused(&subjects(vec![subject(2, false, &[3]), subject(u32::MAX, true, &[3])]), "overflows");
+    refused(
+        &subjects(vec![subject(2, false, &[3]), subject(u32::MAX, true, &[3])]),
+        "overflows",
+    );
     // The same name as a user and as a group: two subjects, in that order.
     assert!(load_for_gateway(&subjects(vec![
         subject(0, false, &[3]),

@@ -2,7 +2,7 @@
 //! needed, in the author's words ("carol has `kubeflow-view` in `alice` …; `delete` needs one
 //! of: …"). Read from the same table and ACL the engine decided with.
 
-use gatehouse_filter::table::Access;
+use gatehouse_filter::table::{Access, Scope, Subject};
 use gatehouse_filter::{DenyReason, Engine};
 use serde::Serialize;
 
@@ -102,17 +102,17 @@ fn permission_miss(engine: &Engine, ev: &Evaluation, miss: &mut Miss) {
         .filter(|r| holds(r))
         .cloned()
         .collect();
-    let subjects: Vec<String> = std::iter::once(format!("user:{}", id.user))
-        .chain(id.groups.iter().map(|g| format!("group:{g}")))
+    let subjects: Vec<Subject> = std::iter::once(Subject::User(id.user.clone()))
+        .chain(id.groups.iter().map(|g| Subject::Group(g.clone())))
         .collect();
-    for scope in [ns, "*"] {
-        let Some(by_subject) = engine.table.grants.get(scope) else {
+    for scope in [Scope::parse(ns), Scope::Every] {
+        let Some(by_subject) = engine.table.grants.get(&scope) else {
             continue;
         };
         for subject in &subjects {
             for g in by_subject.get(subject).into_iter().flatten() {
                 miss.held.push(HeldGrant {
-                    subject: subject.clone(),
+                    subject: subject.to_string(),
                     namespace: scope.to_string(),
                     role: g.role.clone(),
                     apis: g.apis.clone(),
