@@ -43,6 +43,9 @@ alb_arn=arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kub
 dex() { "$gh" token jwt --key $keys/dex-rsa.key.pem --alg RS256 --kid dex-1 \
   --claims "{\"iss\":\"https://dex.example.com\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
 alb() { "$gh" token alb --key "$2" --kid alb-1 --signer "$3" --claims "{\"email\":\"$1\",\"email_verified\":true,\"sub\":\"$1\"}"; }
+# The Cognito access token an ALB forwards beside x-amzn-oidc-data (its groups: `cognito:groups`).
+access() { "$gh" token jwt --key $keys/cognito-rsa.key.pem --alg RS256 --kid cognito-1 \
+  --claims "{\"iss\":\"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example\",\"sub\":\"$1\",\"token_use\":\"access\",\"client_id\":\"gatehouse-example-client\",\"cognito:groups\":$2}"; }
 sa() { "$gh" token jwt --key $keys/eks-sa-rsa.key.pem --alg RS256 --kid eks-sa-1 \
   --claims "{\"iss\":\"https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE\",\"aud\":[\"gatehouse\"],\"sub\":\"system:serviceaccount:$1\"}"; }
 
@@ -55,6 +58,9 @@ alb_alice=$(alb alice@example.com $keys/alb-1.key.pem "$alb_arn")
 alb_wrong_signer=$(alb alice@example.com $keys/alb-1.key.pem \
   arn:aws:elasticloadbalancing:us-east-1:999999999999:loadbalancer/app/evil/0123456789abcdef)
 ci=$(sa ci:model-deployer)
+alb_erin=$(alb erin@example.com $keys/alb-1.key.pem "$alb_arn")
+access_erin=$(access erin@example.com '["ml-ops"]')
+access_mallory=$(access mallory@example.com '["ml-ops"]')
 
 # request LABEL METHOD PATH [curl header args...]
 request() {
@@ -90,6 +96,9 @@ request "expired Dex token" GET /notebook/alice/nb/ -H "authorization: Bearer $e
 request "ALB x-amzn-oidc-data (padded ES256)" GET /notebook/alice/nb/ -H "x-amzn-oidc-data: $alb_alice"
 request "ALB token from another load balancer (signer)" GET /notebook/alice/nb/ -H "x-amzn-oidc-data: $alb_wrong_signer"
 request "ALB says alice, bearer says bob" GET /notebook/alice/nb/ -H "x-amzn-oidc-data: $alb_alice" -H "authorization: Bearer $bob"
+request "erin (ALB + Cognito group ml-ops) deploys churn-model" PUT /serving/v1/namespaces/models/apis/churn-model -H "x-amzn-oidc-data: $alb_erin" -H "x-amzn-oidc-accesstoken: $access_erin"
+request "erin's ALB token alone (no access token, no groups)" PUT /serving/v1/namespaces/models/apis/churn-model -H "x-amzn-oidc-data: $alb_erin"
+request "erin's ALB token with mallory's access token" PUT /serving/v1/namespaces/models/apis/churn-model -H "x-amzn-oidc-data: $alb_erin" -H "x-amzn-oidc-accesstoken: $access_mallory"
 request "encoded slash in the path" GET "/notebook/alice%2f..%2fbob/nb/" -H "authorization: Bearer $alice"
 request "carol PATCHes a Cortex API (no route names PATCH)" PATCH /serving/v1/namespaces/models/apis/fraud-model -H "authorization: Bearer $carol"
 request "carol asks to act as DELETE via an override header" GET /jupyter/api/namespaces/alice/notebooks -H "authorization: Bearer $carol" -H "x-http-method-override: DELETE"
