@@ -20,7 +20,7 @@ use crate::yaml::{Document, Step};
 /// Namespace (or `*`) → subject → grants, each subject's grants in the order they were found
 /// (sorted and deduplicated once, at the end: a set per subject would cost a B-tree node per
 /// subject). Keyed by the namespace's text while it grows, so that finding one allocates
-/// nothing; the table's [`Scope`]s at the end.
+/// nothing; the table's [`Scope`]s at the end (`*` sorts first, as `Scope::Every` does).
 type Grants = BTreeMap<String, BTreeMap<Subject, Vec<GrantSpec>>>;
 
 fn add(grants: &mut Grants, ns: &str, subject: Subject, grant: GrantSpec) {
@@ -66,7 +66,6 @@ pub(crate) fn compile(
         list.dedup();
         list.shrink_to_fit();
     }
-    // `*` sorts before every namespace name, as `Scope::Every` sorts first.
     grants
         .into_iter()
         .map(|(ns, s)| (Scope::from(ns), s))
@@ -144,7 +143,7 @@ fn role_bindings(
     let mut seen = Seen::new();
     for rb in &objects.role_bindings {
         let (doc, b) = (&rb.doc, &rb.value);
-        let name = b.metadata.name.clone().unwrap_or_default();
+        let name = b.metadata.name.as_deref().unwrap_or_default();
         let role_ref = &b.role_ref;
         // Which role it binds decides first: a RoleBinding to anything but Kubeflow's
         // ClusterRoles (a kustomize base's `Role` for a web app, with no namespace until an
@@ -153,7 +152,7 @@ fn role_bindings(
             ctx.report(not_a_contributor(doc, role_ref));
             continue;
         };
-        let Some(ns) = b.metadata.namespace.clone() else {
+        let Some(ns) = b.metadata.namespace.as_deref() else {
             ctx.report(
                 doc.error(
                     "missing-field",
@@ -165,16 +164,16 @@ fn role_bindings(
             continue;
         };
         let dup = seen.declare(
-            &format!("{ns}/{name}"),
-            &format!("RoleBinding `{ns}/{name}`"),
+            format!("{ns}/{name}"),
+            format_args!("RoleBinding `{ns}/{name}`"),
             doc,
             path!["metadata", "name"],
         );
         if ctx.ok(dup).is_none() {
             continue;
         }
-        let annotations = b.metadata.annotations.clone().unwrap_or_default();
-        if let Some(a) = annotations.get("role") {
+        let role_annotation = b.metadata.annotations.as_ref().and_then(|a| a.get("role"));
+        if let Some(a) = role_annotation {
             if a != short && a != &role_ref.name {
                 ctx.report(
                     doc.error(
@@ -193,7 +192,7 @@ fn role_bindings(
                 continue;
             }
         }
-        if !is_namespace_name(&ns) {
+        if !is_namespace_name(ns) {
             ctx.report(doc.error(
                 "invalid-namespace",
                 path!["metadata", "namespace"],
@@ -202,7 +201,7 @@ fn role_bindings(
             continue;
         }
         ctx.diags.extend(undeclared(
-            &ns,
+            ns,
             namespaces,
             doc,
             path!["metadata", "namespace"],
@@ -210,13 +209,13 @@ fn role_bindings(
         let source = format!("{} (RoleBinding {name})", doc.source_at(path![]));
         for (i, s) in b.subjects.iter().flatten().enumerate() {
             let at = path!["subjects", i, "name"];
-            if let Some(subject) = ctx.ok(rbac_subject(s, &ns, doc, at)) {
+            if let Some(subject) = ctx.ok(rbac_subject(s, ns, doc, at)) {
                 let g = GrantSpec {
                     role: role_ref.name.clone(),
                     apis: None,
                     source: source.clone(),
                 };
-                add(grants, &ns, subject, g);
+                add(grants, ns, subject, g);
             }
         }
     }

@@ -18,7 +18,7 @@ mod routes;
 mod subjects;
 pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 use gatehouse_filter::engine::{Provenance, MAX_TABLE_BYTES};
@@ -82,22 +82,23 @@ impl Ctx<'_> {
 
 /// Tracks names declared so far, to report duplicates with where the first one was (found
 /// only when there is a duplicate: a document reads its spans on demand).
-pub(crate) struct Seen<'a>(BTreeMap<String, (&'a Document, Box<[Step]>)>);
+pub(crate) struct Seen<'a>(HashMap<String, (&'a Document, Box<[Step]>)>);
 
 impl<'a> Seen<'a> {
     pub fn new() -> Self {
-        Seen(BTreeMap::new())
+        Seen(HashMap::new())
     }
 
-    /// Records `key` declared at `doc`/`at`; a second declaration is a duplicate error.
+    /// Records `key` declared at `doc`/`at`; a second declaration is a duplicate error (which
+    /// names `what`: written only then).
     pub fn declare(
         &mut self,
-        key: &str,
-        what: &str,
+        key: impl AsRef<str> + Into<String>,
+        what: impl std::fmt::Display,
         doc: &'a Document,
         at: &[Step],
     ) -> Result<(), Diagnostic> {
-        match self.0.get(key) {
+        match self.0.get(key.as_ref()) {
             Some((first, first_at)) => Err(doc
                 .error(
                     "duplicate-declaration",
@@ -106,7 +107,7 @@ impl<'a> Seen<'a> {
                 )
                 .with_hint(format!("first declared at {}", first.source_at(first_at)))),
             None => {
-                self.0.insert(key.to_string(), (doc, at.into()));
+                self.0.insert(key.into(), (doc, at.into()));
                 Ok(())
             }
         }
