@@ -268,7 +268,7 @@ fn bindings(
         let name = &b.value.metadata.name;
         let dup = seen.declare(
             name,
-            &format!("Binding `{name}`"),
+            format_args!("Binding `{name}`"),
             doc,
             path!["metadata", "name"],
         );

@@ -28,7 +28,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
     for i in &objects.issuers {
         let name = &i.value.metadata.name;
         let at = path!["metadata", "name"];
-        let dup = names.declare(name, &format!("Issuer `{name}`"), &i.doc, at);
+        let dup = names.declare(name.as_str(), format_args!("Issuer `{name}`"), &i.doc, at);
         if ctx.ok(dup).is_none() {
             continue;
         }
@@ -49,7 +49,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
                     Some(false) => (format!("access:{}", jwt.issuer), "access-token issuer"),
                     _ => (jwt.issuer.clone(), "issuer"),
                 };
-                let dup = iss.declare(&key, &format!("{what} `{}`", jwt.issuer), &i.doc, at);
+                let dup = iss.declare(key, format_args!("{what} `{}`", jwt.issuer), &i.doc, at);
                 ctx.ok(dup);
                 jwt_issuer(name, jwt, &i.doc, ctx).map(IssuerSpec::Jwt)
             }
@@ -190,7 +190,7 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     let mut out_keys = Vec::new();
     for (n, k) in alb.keys.iter().enumerate() {
         let kat = |f: &'static str| path!["spec", "alb", "keys", n, f].to_vec();
-        let dup = kids.declare(&k.kid, &format!("kid `{}`", k.kid), doc, &kat("kid"));
+        let dup = kids.declare(k.kid.as_str(), format_args!("kid `{}`", k.kid), doc, &kat("kid"));
         if k.kid.is_empty() || ctx.ok(dup).is_none() {
             if k.kid.is_empty() {
                 ctx.report(doc.error("invalid-value", &kat("kid"), "`kid` must not be empty"));

@@ -29,7 +29,7 @@ pub(crate) fn compile<'a>(objects: &'a ByKind, ctx: &mut Ctx<'_>) -> Namespaces 
             );
             return;
         }
-        let r = seen.declare(name, &format!("namespace `{name}` ({what})"), doc, at);
+        let r = seen.declare(name, format_args!("namespace `{name}` ({what})"), doc, at);
         if ctx.ok(r).is_some() {
             out.insert(name.to_string(), doc.source_at(path![]));
         }

@@ -100,7 +100,7 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> (BTreeSet<String>,
             ));
             continue;
         }
-        let dup = seen.declare(name, &format!("Role `{name}`"), &r.doc, at);
+        let dup = seen.declare(name.as_str(), format_args!("Role `{name}`"), &r.doc, at);
         if ctx.ok(dup).is_none() {
             continue;
         }
