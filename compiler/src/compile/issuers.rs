@@ -190,7 +190,12 @@ fn alb_issuer(name: &str, alb: &AlbIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     let mut out_keys = Vec::new();
     for (n, k) in alb.keys.iter().enumerate() {
         let kat = |f: &'static str| path!["spec", "alb", "keys", n, f].to_vec();
-        let dup = kids.declare(k.kid.as_str(), format_args!("kid `{}`", k.kid), doc, &kat("kid"));
+        let dup = kids.declare(
+            k.kid.as_str(),
+            format_args!("kid `{}`", k.kid),
+            doc,
+            &kat("kid"),
+        );
         if k.kid.is_empty() || ctx.ok(dup).is_none() {
             if k.kid.is_empty() {
                 ctx.report(doc.error("invalid-value", &kat("kid"), "`kid` must not be empty"));
