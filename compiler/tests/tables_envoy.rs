@@ -368,7 +368,7 @@ fn bad_tables_are_refused_with_a_counter_and_the_last_good_one_keeps_deciding() 
         (
             "another format version",
             wire::sign(&other_version, &seed),
-            "format_version 7",
+            "format version 7",
         ),
         (
             "a truncated table",
