@@ -8,6 +8,7 @@ mod bearer_claims;
 mod identify;
 mod keys;
 mod samples;
+mod wycheproof;
 
 use std::sync::OnceLock;
 
