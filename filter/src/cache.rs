@@ -1,29 +1,39 @@
 //! The verified-token cache, held on the filter's root context. A token's signature is checked
 //! once; later requests with the same token reuse the result until the token expires.
 //!
-//! Keys are SHA-256 digests of (source, token), so the cache holds no token text and a collision
-//! would need a SHA-256 collision. The cache is bounded: when full, the oldest entry goes first.
-//! Expiry is re-checked on every hit, so a cached token never outlives its `exp` (+ leeway).
+//! Keys are keyed 128-bit SipHash-2-4 digests of (source, token) under a secret drawn when the
+//! cache is made: the cache holds no token text, and a collision between two tokens needs that
+//! secret, which never leaves the worker. The cache is bounded: when full, the oldest entry goes
+//! first. Expiry is re-checked on every hit, so a cached token never outlives its `exp`
+//! (+ leeway).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 
-use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher24};
 
 use crate::token::{Source, VerifiedToken};
 
-/// Cache key: a digest of the token and where it came from.
-pub type TokenKey = [u8; 32];
+/// Cache key: a keyed digest of the token and where it came from.
+pub type TokenKey = [u8; 16];
 
-/// Computes the cache key of a token.
-pub fn token_key(source: Source, token: &str) -> TokenKey {
-    let mut h = Sha256::new();
-    h.update([match source {
-        Source::Alb => b'a',
-        Source::Bearer => b'b',
-        Source::AlbAccess => b'c',
-    }]);
-    h.update(token.as_bytes());
-    h.finalize().into()
+/// The secret a cache keys tokens with.
+#[derive(Clone)]
+struct Secret(u64, u64);
+
+impl Secret {
+    /// A fresh secret: std's `RandomState` draws its keys from the system's randomness (WASI
+    /// `random_get` in a gateway); two constants hashed under a fresh one are two secret words.
+    fn random() -> Secret {
+        let state = std::hash::RandomState::new();
+        Secret(state.hash_one(0u8), state.hash_one(1u8))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 struct Entry {
@@ -33,6 +43,7 @@ struct Entry {
 
 /// A bounded cache of verified tokens.
 pub struct TokenCache {
+    secret: Secret,
     entries: HashMap<TokenKey, Entry>,
     order: VecDeque<(TokenKey, u64)>,
     capacity: usize,
@@ -44,11 +55,24 @@ impl TokenCache {
     pub fn new(capacity: usize) -> TokenCache {
         let capacity = capacity.max(1);
         TokenCache {
+            secret: Secret::random(),
             entries: HashMap::with_capacity(capacity.min(4096)),
             order: VecDeque::new(),
             capacity,
             generation: 0,
         }
+    }
+
+    /// The cache key of a token from `source`.
+    pub fn key(&self, source: Source, token: &str) -> TokenKey {
+        let mut h = SipHasher24::new_with_keys(self.secret.0, self.secret.1);
+        h.write_u8(match source {
+            Source::Alb => b'a',
+            Source::Bearer => b'b',
+            Source::AlbAccess => b'c',
+        });
+        h.write(token.as_bytes());
+        h.finish128().as_bytes()
     }
 
     /// The configured capacity.
@@ -150,7 +174,7 @@ mod tests {
     #[test]
     fn hit_until_expiry_then_miss() {
         let mut c = TokenCache::new(10);
-        let k = token_key(Source::Bearer, "abc");
+        let k = c.key(Source::Bearer, "abc");
         c.insert(k, tok("a", 100));
         assert_eq!(c.get(&k, 100).map(|t| t.identity.user), Some("a".into()));
         assert_eq!(c.get(&k, 101), None);
@@ -158,16 +182,25 @@ mod tests {
     }
 
     #[test]
-    fn source_is_part_of_the_key() {
-        assert_ne!(token_key(Source::Alb, "x"), token_key(Source::Bearer, "x"));
-        assert_ne!(token_key(Source::Alb, "x"), token_key(Source::Alb, "y"));
+    fn source_is_part_of_the_key_and_the_secret_is_the_caches() {
+        let c = TokenCache::new(1);
+        assert_eq!(c.key(Source::Alb, "x"), c.key(Source::Alb, "x"));
+        assert_ne!(c.key(Source::Alb, "x"), c.key(Source::Bearer, "x"));
+        assert_ne!(c.key(Source::Alb, "x"), c.key(Source::AlbAccess, "x"));
+        assert_ne!(c.key(Source::Alb, "x"), c.key(Source::Alb, "y"));
+        // Another cache (another worker) keys the same token differently: its secret is its own.
+        assert_ne!(
+            c.key(Source::Alb, "x"),
+            TokenCache::new(1).key(Source::Alb, "x")
+        );
+        assert_eq!(format!("{:?}", c.secret), "Secret(..)");
     }
 
     #[test]
     fn bounded_with_oldest_evicted_first() {
         let mut c = TokenCache::new(3);
         let keys: Vec<_> = (0..5)
-            .map(|i| token_key(Source::Bearer, &i.to_string()))
+            .map(|i| c.key(Source::Bearer, &i.to_string()))
             .collect();
         for (i, k) in keys.iter().enumerate() {
             c.insert(*k, tok(&i.to_string(), 1000));
@@ -182,7 +215,7 @@ mod tests {
     fn queue_stays_bounded_when_entries_expire() {
         let mut c = TokenCache::new(4);
         for i in 0..10_000u64 {
-            let k = token_key(Source::Bearer, &(i % 2).to_string());
+            let k = c.key(Source::Bearer, &(i % 2).to_string());
             c.insert(k, tok("a", i));
             let _ = c.get(&k, i + 1); // expired: dropped
         }

@@ -14,7 +14,7 @@ pub mod source;
 pub(crate) use crate::observe::metric_name;
 use deny::{deny, deny_with, query_names, Context};
 
-use crate::cache::{token_key, TokenCache};
+use crate::cache::TokenCache;
 use crate::engine::{Engine, Provenance, Verdict};
 use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
@@ -267,7 +267,7 @@ fn verify<H: Host>(
         &mut (),
         |issuer| verifiers.alb_access(issuer),
         |source, token, _| {
-            let key = token_key(source, token);
+            let key = cache.key(source, token);
             if let Some(hit) = cache.get(&key, now) {
                 // INVARIANT: a cache hit re-checks everything about the key that can change after
                 // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
