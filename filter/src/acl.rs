@@ -240,8 +240,6 @@ pub struct Acl {
     pub actions: HashMap<String, u32>,
     /// Action names by bit.
     pub action_names: Vec<String>,
-    /// Role name → actions.
-    pub roles: HashMap<String, ActionSet>,
     /// Role names by index ([`Grant::role`]).
     pub role_names: Vec<String>,
     /// Role name → index.
@@ -329,7 +327,6 @@ impl Acl {
                     .ok_or_else(|| format!("role `{role}` names unknown action `{a}`"))?;
                 set |= 1u64 << bit;
             }
-            acl.roles.insert(role.clone(), ActionSet(set));
             acl.role_ids
                 .insert(role.clone(), acl.role_names.len() as u32);
             acl.role_names.push(role.clone());
@@ -341,6 +338,11 @@ impl Acl {
     /// A role's index.
     pub fn role(&self, name: &str) -> Option<u32> {
         self.role_ids.get(name).copied()
+    }
+
+    /// A role's actions.
+    pub fn actions_of(&self, role: &str) -> Option<ActionSet> {
+        self.role_actions.get(self.role(role)? as usize).copied()
     }
 
     /// The names the grants use, to push into before the first entry.
@@ -491,9 +493,9 @@ impl Acl {
             .map_or("", String::as_str)
     }
 
-    /// The grants of one subject in one scope, as indices into [`Acl::grants`].
-    fn entry_grants(&self, name: &str, group: bool, scope: u32) -> std::ops::Range<usize> {
-        let found = self.names.id(name).and_then(|id| {
+    /// The grants of one subject (by name id) in one scope, as indices into [`Acl::grants`].
+    fn entry_grants(&self, id: Option<u32>, group: bool, scope: u32) -> std::ops::Range<usize> {
+        let found = id.and_then(|id| {
             let start = *self.rows.get(id as usize)? as usize;
             let end = *self.rows.get(id as usize + 1)? as usize;
             let row = self.entries.get(start..end)?;
@@ -526,10 +528,13 @@ impl Acl {
     pub fn grants_for<'a>(
         &'a self,
         namespace: &str,
-        user: &'a str,
+        user: &str,
         groups: &'a [String],
     ) -> impl Iterator<Item = Grant<'a>> + 'a {
         let scoped = self.names.id(namespace);
+        // Looked up once for both scopes (groups are looked up per scope: the namespace's
+        // grants usually decide, and holding their ids would cost an allocation).
+        let user = self.names.id(user);
         [scoped, Some(EVERY_NAMESPACE)]
             .into_iter()
             .flatten()
@@ -537,7 +542,7 @@ impl Acl {
                 let own = self.entry_grants(user, false, scope);
                 let via_groups = groups
                     .iter()
-                    .flat_map(move |g| self.entry_grants(g, true, scope));
+                    .flat_map(move |g| self.entry_grants(self.names.id(g), true, scope));
                 own.chain(via_groups)
             })
             .filter_map(|i| self.grant(i))

@@ -44,7 +44,7 @@ pub fn grants(engine: &Engine) -> Vec<Held> {
 /// The actions a role holds, by name, sorted (empty for an unknown role).
 pub fn role_actions(engine: &Engine, role: &str) -> BTreeSet<String> {
     let acl = engine.acl();
-    let Some(set) = acl.roles.get(role) else {
+    let Some(set) = acl.actions_of(role) else {
         return BTreeSet::new();
     };
     acl.action_names

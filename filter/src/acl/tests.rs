@@ -55,7 +55,7 @@ fn namespace_grants_come_first_and_the_users_before_its_groups() {
     assert_eq!(acl.namespace_count(), 2);
     let g = acl.grants_for("team-a", "ann", &[]).next().unwrap();
     assert_eq!(acl.role_name(&g), "developer");
-    assert_eq!(g.actions, acl.roles["developer"]);
+    assert_eq!(Some(g.actions), acl.actions_of("developer"));
 }
 
 #[test]

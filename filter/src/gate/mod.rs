@@ -221,6 +221,17 @@ struct AlbVerified {
     access: Option<String>,
 }
 
+impl AlbVerified {
+    /// Notes a token that verified (or hit the cache), if it is an ALB header.
+    fn saw(&mut self, source: Source, token: &str) {
+        match source {
+            Source::Alb => self.alb = Some(token.to_owned()),
+            Source::AlbAccess => self.access = Some(token.to_owned()),
+            Source::Bearer => {}
+        }
+    }
+}
+
 /// The worker's live keys, as the request path uses them.
 struct Live<'a> {
     refresh: &'a mut KeyRefresh,
@@ -258,8 +269,7 @@ fn verify<H: Host>(
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
     let now = host.now();
     let leeway = engine.gateway().leeway_seconds;
-    let mut used_alb: Option<String> = None;
-    let mut used_access: Option<String> = None;
+    let mut used = AlbVerified::default();
     let verifiers = engine.verifiers();
     let result = identify(
         creds,
@@ -268,44 +278,34 @@ fn verify<H: Host>(
         |issuer| verifiers.alb_access(issuer),
         |source, token, _| {
             let key = cache.key(source, token);
-            if let Some(hit) = cache.get(&key, now) {
-                // INVARIANT: a cache hit re-checks everything about the key that can change after
-                // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
-                // no longer in force sends the token through full verification again, which
-                // refuses it with its reason.
-                let in_force = engine.verifiers().key_in_force(
-                    &hit.identity.issuer,
-                    hit.kid.as_deref(),
-                    now,
-                    live,
-                );
-                if in_force.is_ok() {
+            // INVARIANT: a cache hit re-checks everything about the key that can change after
+            // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
+            // no longer in force sends the token through full verification again, which
+            // refuses it with its reason.
+            let hit = cache.get(&key, now).filter(|hit| {
+                let key_ok =
+                    verifiers.key_in_force(&hit.identity.issuer, hit.kid.as_deref(), now, live);
+                key_ok.is_ok()
+            });
+            let verified = match hit {
+                Some(hit) => {
                     host.count("gatehouse.token_cache.hit");
-                    match source {
-                        Source::Alb => used_alb = Some(token.to_owned()),
-                        Source::AlbAccess => used_access = Some(token.to_owned()),
-                        Source::Bearer => {}
-                    }
-                    return Ok(hit);
+                    hit
                 }
-                cache.remove(&key);
-            }
-            host.count("gatehouse.token_cache.miss");
-            let verified = engine
-                .verifiers()
-                .verify(source, token, now, leeway, live, &mut ())?;
-            match source {
-                Source::Alb => used_alb = Some(token.to_owned()),
-                Source::AlbAccess => used_access = Some(token.to_owned()),
-                Source::Bearer => {}
-            }
-            cache.insert(key, verified.clone());
+                None => {
+                    cache.remove(&key);
+                    host.count("gatehouse.token_cache.miss");
+                    let verified = verifiers.verify(source, token, now, leeway, live, &mut ())?;
+                    cache.insert(key, verified.clone());
+                    verified
+                }
+            };
+            used.saw(source, token);
             Ok(verified)
         },
     );
     if let Ok(Some(_)) = &result {
-        alb_verified.alb = used_alb;
-        alb_verified.access = used_access;
+        *alb_verified = used;
     }
     result
 }

@@ -66,7 +66,8 @@ where
         Precedence::BearerFirst => [(Source::Bearer, bearer), (Source::Alb, alb)],
     };
     let mut chosen: Option<VerifiedToken> = None;
-    let mut alb_token: Option<VerifiedToken> = None;
+    // The ALB token, kept only when its issuer takes access tokens (and how).
+    let mut alb_access: Option<(VerifiedToken, &AccessTokenSpec)> = None;
     for (source, token) in order {
         let Some(token) = token else { continue };
         // INVARIANT: a presented token that fails verification fails the request, whichever
@@ -76,7 +77,7 @@ where
         }
         let verified = verify(source, token, checks)?;
         if source == Source::Alb {
-            alb_token = Some(verified.clone());
+            alb_access = access(&verified.identity.issuer).map(|spec| (verified.clone(), spec));
         }
         match &chosen {
             None => chosen = Some(verified),
@@ -96,10 +97,8 @@ where
             }
         }
     }
-    if let (Some(alb), Some(identity)) = (alb_token, chosen.as_mut()) {
-        if let Some(spec) = access(&alb.identity.issuer) {
-            with_access_token(creds, &alb, spec, identity, checks, &mut verify)?;
-        }
+    if let (Some((alb, spec)), Some(identity)) = (alb_access, chosen.as_mut()) {
+        with_access_token(creds, &alb, spec, identity, checks, &mut verify)?;
     }
     Ok(chosen)
 }
@@ -118,12 +117,8 @@ where
     T: Checks,
     F: FnMut(Source, &str, &mut T) -> Result<VerifiedToken, TokenFailure>,
 {
-    let fail = |reason: DenyReason, detail: String| TokenFailure {
-        reason,
-        issuer: Some(alb.identity.issuer.clone()),
-        kid: None,
-        detail,
-        fetchable: false,
+    let fail = |reason: DenyReason, detail: String| {
+        TokenFailure::new(reason, detail).issuer(&alb.identity.issuer)
     };
     checks.enter(Check::AccessToken);
     let token = match creds.alb_access.as_slice() {

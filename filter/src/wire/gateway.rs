@@ -262,11 +262,9 @@ impl<'de> Visitor<'de> for OneScope<'_> {
         let Some(namespace) = seq.next_element::<u32>()? else {
             return Err(st.fail("a scope without a namespace"));
         };
+        // push_entry refuses entries out of (name, kind, scope) order, scopes included.
         let scope = scope_of(namespace);
-        let started = st
-            .order
-            .scope(scope)
-            .and_then(|()| st.acl.push_entry(self.name, self.group, scope));
+        let started = st.acl.push_entry(self.name, self.group, scope);
         started.map_err(|e| st.fail::<A::Error>(e))?;
         if seq.next_element_seed(Grants { st: &mut *st })?.is_none() {
             return Err(st.fail("a scope without grants"));

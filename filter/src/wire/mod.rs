@@ -175,6 +175,15 @@ fn scope_of(namespace: u32) -> u32 {
     namespace.checked_sub(1).unwrap_or(EVERY_NAMESPACE)
 }
 
+/// [`Scope::namespace`] of a scope id (the inverse of [`scope_of`]).
+fn encoded_scope(scope: u32) -> u32 {
+    if scope == EVERY_NAMESPACE {
+        0
+    } else {
+        scope + 1
+    }
+}
+
 /// Why bytes are not a table (each names what is wrong and where).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireError {
@@ -245,11 +254,7 @@ pub fn encode(table: &Table) -> Result<Vec<u8>, String> {
             compact.push(CompactGrant { role, apis });
         }
         let scope = Scope {
-            namespace: if scope == EVERY_NAMESPACE {
-                0
-            } else {
-                scope + 1
-            },
+            namespace: encoded_scope(scope),
             grants: compact,
         };
         match subjects.last_mut() {

@@ -92,7 +92,7 @@ fn permission_miss(engine: &Engine, ev: &Evaluation, miss: &mut Miss) {
     let acl = engine.acl();
     let bit = acl.actions.get(action).copied();
     let holds = |role: &str| {
-        bit.zip(acl.roles.get(role))
+        bit.zip(acl.actions_of(role))
             .is_some_and(|(b, set)| set.contains(b))
     };
     miss.needs = engine
