@@ -44,11 +44,11 @@ pub(crate) fn compile(objects: &ByKind, ctx: &mut Ctx<'_>) -> Vec<IssuerSpec> {
             }
             (None, Some(jwt)) => {
                 let at = path!["spec", "jwt", "issuer"];
-                // One issuer per `iss` for bearer tokens, one for ALB access tokens.
-                let (key, what) = match jwt.bearer {
-                    Some(false) => (format!("access:{}", jwt.issuer), "access-token issuer"),
-                    _ => (jwt.issuer.clone(), "issuer"),
+                let what = match jwt.bearer {
+                    Some(false) => "access-token issuer",
+                    _ => "issuer",
                 };
+                let key = iss_key(&jwt.issuer, jwt.bearer);
                 let dup = iss.declare(key, format_args!("{what} `{}`", jwt.issuer), &i.doc, at);
                 ctx.ok(dup);
                 jwt_issuer(name, jwt, &i.doc, ctx).map(IssuerSpec::Jwt)
@@ -100,6 +100,15 @@ fn access_token_issuer(issuers: &[IssuerSpec], name: &str) -> Option<Problem> {
             "set `userClaim: sub` on it",
         ),
         Some(IssuerSpec::Jwt(_)) => None,
+    }
+}
+
+/// What makes a JWT issuer unique: its `iss`, once for bearer tokens and once for ALB access
+/// tokens (`bearer: false`). `gatehouse import` keeps issuers apart by the same key.
+pub(crate) fn iss_key(iss: &str, bearer: Option<bool>) -> String {
+    match bearer {
+        Some(false) => format!("access:{iss}"),
+        _ => iss.to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod command;
 mod gateway;
 mod grants;
 mod issuers;
+pub(crate) use issuers::iss_key;
 mod key_refresh;
 mod key_sources;
 pub(crate) mod keys;

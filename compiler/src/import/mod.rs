@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::compile::iss_key;
 use crate::exit::{EXIT_FAILURE, EXIT_INVALID, EXIT_OK};
 use rule::{fetch_command, translate, Imported, JwtSpec, Keys, Origin};
 
@@ -148,17 +149,20 @@ fn import_file(
                 selector: selector.clone(),
             };
             match translate(r, &name, origin) {
-                // As `compile`: one issuer per `iss` for bearer tokens, one for access tokens.
-                Ok(imp) => match taken.issuers.get(&issuer_key(&imp)) {
-                    Some(first) => errors.push(format!(
-                        "`{file}`: {ns}/{ra_name} jwtRules[{i}]: issuer `{}` is already imported as `{first}`; Gatehouse issuers are unique: merge their audiences there",
-                        imp.jwt.issuer
-                    )),
-                    None => {
-                        taken.issuers.insert(issuer_key(&imp), name);
-                        issuers.push(imp);
+                Ok(imp) => {
+                    // As `compile`: one issuer per `iss` for bearer tokens, one for access tokens.
+                    let key = iss_key(&imp.jwt.issuer, imp.jwt.bearer);
+                    match taken.issuers.get(&key) {
+                        Some(first) => errors.push(format!(
+                            "`{file}`: {ns}/{ra_name} jwtRules[{i}]: issuer `{}` is already imported as `{first}`; Gatehouse issuers are unique: merge their audiences there",
+                            imp.jwt.issuer
+                        )),
+                        None => {
+                            taken.issuers.insert(key, name);
+                            issuers.push(imp);
+                        }
                     }
-                },
+                }
                 Err(e) => errors.push(format!("`{file}`: {ns}/{ra_name} jwtRules[{i}]: {e}")),
             }
         }
@@ -215,14 +219,6 @@ fn yaml_files(inputs: &[PathBuf], import: &mut Import) -> Vec<PathBuf> {
 }
 
 /// A DNS label from `s`: lower-case alphanumerics and `-`, at most 63 characters.
-/// What makes an imported issuer unique: its `iss`, apart for access-token issuers.
-fn issuer_key(imp: &Imported) -> String {
-    match imp.jwt.bearer {
-        Some(false) => format!("access:{}", imp.jwt.issuer),
-        _ => imp.jwt.issuer.clone(),
-    }
-}
-
 fn dns_label(s: &str) -> String {
     let mapped: String = s
         .to_ascii_lowercase()

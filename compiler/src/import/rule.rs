@@ -137,14 +137,14 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
                 .collect()
         })
         .unwrap_or_default();
+    let pool = cognito_pool(&issuer);
+    let alb_access = reads_alb_access_token(rule);
     // A Cognito access token has no `aud` (its `client_id` is checked instead).
-    let access_token = reads_alb_access_token(rule) && cognito_pool(&issuer).is_some();
-    if audiences.is_empty() && !access_token {
+    if audiences.is_empty() && !(alb_access && pool.is_some()) {
         notes.push("no `audiences`: every token this issuer signs is accepted, whatever its `aud`; name the audience your tokens are minted for".into());
     }
     let (mut user_claim, mut groups_claim) = claims(rule, &mut notes);
     let uri = str_field(rule, "jwksUri").or_else(|| str_field(rule, "jwks_uri"));
-    let pool = cognito_pool(&issuer);
     // Cognito publishes a pool's keys at a fixed place: no discovery needed.
     let cognito_keys =
         pool.map(|_| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
@@ -172,7 +172,6 @@ pub fn translate(rule: &Value, name: &str, origin: Origin) -> Result<Imported, S
     } else {
         algorithms
     };
-    let alb_access = reads_alb_access_token(rule);
     let mut bearer = None;
     if let Some(region) = pool {
         if groups_claim.is_none() {
