@@ -26,6 +26,12 @@ listen=$(free_port); upstream=$(free_port); admin=$(free_port)
   --listen "127.0.0.1:$listen" --upstream "127.0.0.1:$upstream" --admin "127.0.0.1:$admin" \
   > "$out/envoy.yaml"
 
+# The Dex sign-in's secrets (policies/issuers.yaml, `signIn`) come from Envoy's environment,
+# as a Kubernetes Secret gives them to the gateway; the table only names the variables.
+export OIDC_CLIENT_SECRET=${OIDC_CLIENT_SECRET:-demo-client-secret}
+GATEHOUSE_COOKIE_KEYS=${GATEHOUSE_COOKIE_KEYS:-demo:$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')}
+export GATEHOUSE_COOKIE_KEYS
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -41,7 +47,7 @@ echo "== Envoy $("$envoy" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1
 keys=testdata/keys
 alb_arn=arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188
 dex() { "$gh" token jwt --key $keys/dex-rsa.key.pem --alg RS256 --kid dex-1 \
-  --claims "{\"iss\":\"https://dex.example.com\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
+  --claims "{\"iss\":\"http://dex.auth.svc.cluster.local:5556/dex\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
 alb() { "$gh" token alb --key "$2" --kid alb-1 --signer "$3" --claims "{\"email\":\"$1\",\"email_verified\":true,\"sub\":\"$1\"}"; }
 # The Cognito access token an ALB forwards beside x-amzn-oidc-data (its groups: `cognito:groups`).
 access() { "$gh" token jwt --key $keys/cognito-rsa.key.pem --alg RS256 --kid cognito-1 \
@@ -103,3 +109,8 @@ request "encoded slash in the path" GET "/notebook/alice%2f..%2fbob/nb/" -H "aut
 request "carol PATCHes a Cortex API (no route names PATCH)" PATCH /serving/v1/namespaces/models/apis/fraud-model -H "authorization: Bearer $carol"
 request "carol asks to act as DELETE via an override header" GET /jupyter/api/namespaces/alice/notebooks -H "authorization: Bearer $carol" -H "x-http-method-override: DELETE"
 request "bob adds kubeflow_userid: alice (\`_\` in a header name)" GET /notebook/alice/nb/ -H "authorization: Bearer $bob" -H "kubeflow_userid: alice@example.com"
+
+echo "== browser sign-in (Dex, no oauth2-proxy): a browser without a session is sent to sign in; an API client keeps its 401"
+signin=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'accept: text/html' "http://127.0.0.1:$listen/notebook/alice/nb/")
+printf 'BROWSER  %s\n' "$(printf '%s' "$signin" | sed -E 's/(state|nonce|code_challenge)=[^&]*/\1=…/g')"
+request "the same page from an API client (no session, no token)" GET /notebook/alice/nb/ -H 'accept: application/json'

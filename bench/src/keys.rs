@@ -62,6 +62,7 @@ pub fn issuers() -> Result<Vec<IssuerSpec>, String> {
         require_email_verified: true,
         keys,
         bearer: true,
+        sign_in: None,
     };
     Ok(vec![
         IssuerSpec::Jwt(jwt(

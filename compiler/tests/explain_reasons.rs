@@ -99,6 +99,9 @@ impl Probe {
             }
             Outcome::Continue => None,
             Outcome::Held(_) => panic!("{}: held without live keys", self.source),
+            Outcome::Answered(_) | Outcome::Exchanging(_) => {
+                panic!("{}: answered by a sign-in the table has not", self.source)
+            }
         }
     }
 
@@ -225,6 +228,22 @@ fn explain_gives_the_gateways_reason_for_every_deny_reason() {
     // Reasons the corpora cannot reach through explain, each for a stated reason:
     // - no_table: explain always has a table (the gateway answers it only without one);
     // - wrong_issuer: the hostile table's ALB issuer pins no `iss` / `client`;
-    // - route_unknown: the hostile table ends in a catch-all route.
-    assert_eq!(missing, ["no_table", "wrong_issuer", "route_unknown"]);
+    // - route_unknown: the hostile table ends in a catch-all route;
+    // - the sign-in's reasons (session_invalid, session_ended, signin_state_mismatch,
+    //   signin_failed, nonce_mismatch): they judge sealed cookies and the token endpoint's
+    //   answer, which need the gateway's cookie keys and a sign-in under way; explain judges
+    //   tokens and paths (filter/tests/signin.rs and compiler/tests/signin_envoy.rs test them).
+    assert_eq!(
+        missing,
+        [
+            "no_table",
+            "wrong_issuer",
+            "session_invalid",
+            "session_ended",
+            "signin_state_mismatch",
+            "signin_failed",
+            "nonce_mismatch",
+            "route_unknown"
+        ]
+    );
 }

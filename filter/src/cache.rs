@@ -70,6 +70,7 @@ impl TokenCache {
             Source::Alb => b'a',
             Source::Bearer => b'b',
             Source::AlbAccess => b'c',
+            Source::Session => b's',
         });
         h.write(token.as_bytes());
         h.finish128().as_bytes()

@@ -7,6 +7,7 @@
 //! - [`path`], [`route`], [`acl`]: the engine's parts.
 //! - [`live`]: the background key refresher (issuer key endpoints, unknown kids, held
 //!   requests) as a state machine the root context drives.
+//! - [`signin`]: browser sign-in (OpenID Connect code flow with PKCE, sealed session cookies).
 
 pub mod acl;
 pub mod cache;
@@ -21,6 +22,7 @@ pub mod path;
 pub mod pipeline;
 pub mod reason;
 pub mod route;
+pub mod signin;
 pub mod table;
 pub mod token;
 pub mod wire;

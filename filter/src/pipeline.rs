@@ -241,5 +241,6 @@ fn credentials<'a>(req: &Request<'a>) -> Result<Credentials<'a>, TokenFailure> {
             DenyReason::TokenMalformed,
             ALB_ACCESS_HEADER,
         )?,
+        session: None,
     })
 }

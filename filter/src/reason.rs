@@ -69,6 +69,19 @@ pub enum DenyReason {
     AccessTokenOtherUser,
     /// Several `Authorization` headers, or a non-Bearer scheme.
     BadAuthorizationHeader,
+    /// The session cookie does not open: tampered, truncated, sealed under a key the gateway
+    /// does not hold, or not a Gatehouse session.
+    SessionInvalid,
+    /// The session cookie was signed out on this gateway.
+    SessionEnded,
+    /// A sign-in callback without this browser's sign-in: no or an expired sign-in cookie, or a
+    /// `state` that is not the one it sent.
+    SignInStateMismatch,
+    /// The sign-in did not complete: the issuer refused, the token endpoint refused the code
+    /// (reused, expired) or did not answer, or its ID token is not valid for this client.
+    SignInFailed,
+    /// The ID token of a sign-in lacks the sign-in's `nonce`, or carries another.
+    NonceMismatch,
     /// No route in the table matches the request.
     RouteUnknown,
     /// The identity holds no grant with the route's action in the route's namespace.
@@ -77,7 +90,7 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, for docs, metrics and tests.
-    pub const ALL: [DenyReason; 31] = [
+    pub const ALL: [DenyReason; 36] = [
         DenyReason::NoTable,
         DenyReason::BadPath,
         DenyReason::BadNamespace,
@@ -107,6 +120,11 @@ impl DenyReason {
         DenyReason::WrongClient,
         DenyReason::AccessTokenOtherUser,
         DenyReason::BadAuthorizationHeader,
+        DenyReason::SessionInvalid,
+        DenyReason::SessionEnded,
+        DenyReason::SignInStateMismatch,
+        DenyReason::SignInFailed,
+        DenyReason::NonceMismatch,
         DenyReason::RouteUnknown,
         DenyReason::NotPermitted,
     ];
@@ -143,6 +161,11 @@ impl DenyReason {
             DenyReason::WrongClient => "wrong_client",
             DenyReason::AccessTokenOtherUser => "access_token_other_user",
             DenyReason::BadAuthorizationHeader => "bad_authorization_header",
+            DenyReason::SessionInvalid => "session_invalid",
+            DenyReason::SessionEnded => "session_ended",
+            DenyReason::SignInStateMismatch => "signin_state_mismatch",
+            DenyReason::SignInFailed => "signin_failed",
+            DenyReason::NonceMismatch => "nonce_mismatch",
             DenyReason::RouteUnknown => "route_unknown",
             DenyReason::NotPermitted => "not_permitted",
         }
@@ -162,7 +185,8 @@ impl DenyReason {
             DenyReason::BadPath
             | DenyReason::BadNamespace
             | DenyReason::AmbiguousNamespace
-            | DenyReason::MethodOverride => 400,
+            | DenyReason::MethodOverride
+            | DenyReason::SignInStateMismatch => 400,
             DenyReason::MethodNotAllowed => 405,
             DenyReason::RouteUnknown | DenyReason::NotPermitted => 403,
             _ => 401,

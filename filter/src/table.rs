@@ -252,6 +252,54 @@ pub struct JwtIssuerSpec {
     /// that only signs the access tokens an ALB forwards ([`AccessTokenSpec`]).
     #[serde(default = "required", skip_serializing_if = "is_true")]
     pub bearer: bool,
+    /// Browser sign-in through this issuer (OpenID Connect authorization code + PKCE); at most
+    /// one issuer of a table has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<Box<SignInSpec>>,
+}
+
+/// Browser sign-in: how the filter sends a browser without a session to the issuer, takes
+/// the code back, and keeps the ID token in an encrypted session cookie. The secrets (the
+/// client secret, the cookie keys) are never in the table: it names the environment variables
+/// of the gateway's Wasm VM that hold them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInSpec {
+    /// The OAuth client id (an audience of the issuer's ID tokens).
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    pub client_secret_env: String,
+    /// The environment variable holding the cookie keys: `kid:key` pairs, comma-separated,
+    /// each key 32 bytes in base64url; the first seals new cookies, every one opens them.
+    pub cookie_keys_env: String,
+    /// Where browsers are sent to sign in: an absolute `https://` URL, or a path on the
+    /// gateway's own host (`/dex/auth`, Kubeflow's Dex behind the gateway).
+    pub authorization_endpoint: String,
+    /// The token endpoint (code exchange), fetched through an Envoy cluster.
+    pub token_endpoint: KeyFetchSpec,
+    /// The issuer's end-session endpoint (absolute or a path), where sign-out sends the
+    /// browser next; absent: to `post_sign_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// The callback path (the redirect URI's path): `/oauth2/callback`.
+    pub redirect_path: String,
+    /// The sign-out path: `/oauth2/sign_out`.
+    pub sign_out_path: String,
+    /// Where a browser lands after signing out (a path, or an absolute URL).
+    pub post_sign_out: String,
+    /// Scopes asked for (`openid` first).
+    pub scopes: Vec<String>,
+    /// The session cookie's name (more cookies, `<name>-1`, … when it is large).
+    pub cookie_name: String,
+    /// `Domain` of the cookies; absent: the gateway host only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
+    /// `Secure` on every cookie (only a local test turns it off).
+    #[serde(default = "required", skip_serializing_if = "is_true")]
+    pub cookie_secure: bool,
+    /// Path prefixes where a browser without a session is redirected to sign in (elsewhere,
+    /// and for API clients everywhere, it gets 401).
+    pub browser_paths: Vec<String>,
 }
 
 /// The longest lifetime (`exp` − `iat`) a JWT issuer accepts when its table entry sets none:

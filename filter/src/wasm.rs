@@ -20,6 +20,8 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 
 use crate::gate::{refuse_unjudged, Filter, Held, Host, Level, Outcome};
 use crate::live::{FetchHost, TICK_PERIOD_MS};
+use crate::signin::flow::MAX_TOKEN_ANSWER;
+use crate::signin::Exchange;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -107,6 +109,7 @@ impl RootContext for Root {
             context_id,
             fetches: Vec::new(),
             held: false,
+            exchange: None,
         }))
     }
 
@@ -122,10 +125,16 @@ struct Request {
     fetches: Vec<u32>,
     /// Whether this request was held for its keys.
     held: bool,
+    /// The sign-in code exchange this callback request waits for.
+    exchange: Option<Exchange>,
 }
 
 impl Context for Request {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body: usize, _t: usize) {
+        if let Some(exchange) = self.exchange.take_if(|e| e.fetch == token) {
+            self.on_exchanged(&exchange, body);
+            return;
+        }
         self.fetches.retain(|t| *t != token);
         on_fetch_answer(&self.shared, token, body);
     }
@@ -165,7 +174,11 @@ impl HttpContext for Request {
             let mut host = WasmHost::new(metrics, self.context_id, Some(&mut self.fetches));
             let action = match filter.on_request(&mut host) {
                 Outcome::Continue => Action::Continue,
-                Outcome::Denied(_) => Action::Pause,
+                Outcome::Denied(_) | Outcome::Answered(_) => Action::Pause,
+                Outcome::Exchanging(exchange) => {
+                    self.exchange = Some(*exchange);
+                    Action::Pause
+                }
                 Outcome::Held(h) => {
                     held.insert(self.context_id, *h);
                     self.held = true;
@@ -179,18 +192,40 @@ impl HttpContext for Request {
     }
 }
 
+impl Request {
+    /// The token endpoint answered this callback's code exchange (or its timeout passed):
+    /// the request is answered with the sign-in's outcome.
+    fn on_exchanged(&mut self, exchange: &Exchange, body_size: usize) {
+        let (status, _) = call_answer();
+        // An answer over the cap is not read: the sign-in refuses it as too large.
+        let body = match body_size {
+            0 => Vec::new(),
+            n if n > MAX_TOKEN_ANSWER => vec![b' '; MAX_TOKEN_ANSWER + 1],
+            n => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, n)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        };
+        let Ok(mut guard) = self.shared.try_borrow_mut() else {
+            let mut metrics = HashMap::new();
+            refuse_unjudged(&mut WasmHost::new(&mut metrics, self.context_id, None));
+            return;
+        };
+        let Shared {
+            filter, metrics, ..
+        } = &mut *guard;
+        let mut host = WasmHost::new(metrics, self.context_id, None);
+        filter.on_exchanged(exchange, status, &body, &mut host);
+    }
+}
+
 /// A key fetch answered (to the root context or to the request that dispatched it): reads
 /// the answer within the body cap, hands it to the refresher, decides the requests it lets go.
 fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
     with_refresher(shared, |filter, host| {
         let now = now_ms();
         let cap = filter.fetch_body_cap(token).unwrap_or(0);
-        let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
-        let status = headers
-            .iter()
-            .find(|(name, _)| name == ":status")
-            .and_then(|(_, v)| v.parse::<u32>().ok())
-            .unwrap_or(0);
+        let (status, headers) = call_answer();
         if body_size > cap {
             // Refused unread: a hostile or broken endpoint cannot make the worker copy it.
             let reason = format!("body of {body_size} bytes is over the {cap}-byte cap");
@@ -260,6 +295,17 @@ fn decide_again(shared: &Rc<RefCell<Shared>>, context_ids: Vec<u32>) {
             let _ = hostcalls::resume_http_request();
         }
     }
+}
+
+/// The status (0: none, the call failed or timed out) and headers of a call's answer.
+fn call_answer() -> (u32, Vec<(String, String)>) {
+    let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(name, _)| name == ":status")
+        .and_then(|(_, v)| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    (status, headers)
 }
 
 fn now_ms() -> u64 {
@@ -371,6 +417,34 @@ impl FetchHost for WasmHost<'_> {
         Ok(token)
     }
 
+    fn post(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Result<u32, String> {
+        let length = body.len().to_string();
+        let mut all = vec![
+            (":method", "POST"),
+            (":path", path),
+            (":authority", authority),
+            ("content-length", length.as_str()),
+            ("user-agent", "gatehouse"),
+        ];
+        all.extend_from_slice(headers);
+        hostcalls::dispatch_http_call(
+            cluster,
+            all,
+            Some(body),
+            vec![],
+            Duration::from_millis(timeout_ms),
+        )
+        .map_err(|status| format!("{status:?} (is there an Envoy cluster `{cluster}`?)"))
+    }
+
     fn resume(&mut self, context_id: u32) {
         self.resumed.push(context_id);
     }
@@ -413,4 +487,21 @@ impl Host for WasmHost<'_> {
     fn context_id(&self) -> u32 {
         self.context_id
     }
+
+    fn is_signed_out(&self, id: &str) -> bool {
+        // Shared data is the proxy's, seen by every worker: a sign-out on one holds on all.
+        matches!(
+            hostcalls::get_shared_data(&signed_out_key(id)),
+            Ok((Some(until), _)) if until.len() == 8
+        )
+    }
+
+    fn record_sign_out(&mut self, id: &str, until: u64) {
+        let _ = hostcalls::set_shared_data(&signed_out_key(id), Some(&until.to_le_bytes()), None);
+    }
+}
+
+/// The shared-data key that marks a session signed out.
+fn signed_out_key(id: &str) -> String {
+    format!("gatehouse.signed_out.{id}")
 }

@@ -78,6 +78,8 @@ fn run_case(engine: &Engine, cache: &mut TokenCache, case: &Value) -> Result<(),
         (Outcome::Continue, None) => "allow without identity".to_string(),
         (Outcome::Denied(r), _) => r.code().to_string(),
         (Outcome::Held(_), _) => "held (no live keys here)".to_string(),
+        (Outcome::Answered(status), _) => format!("answered {status} (no sign-in here)"),
+        (Outcome::Exchanging(_), _) => "exchanging (no sign-in here)".to_string(),
     };
     if got != expect {
         return Err(format!(

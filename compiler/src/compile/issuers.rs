@@ -360,6 +360,7 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
     claims::groups_claim(&jwt.groups_claim, doc, &base("groupsClaim"), ctx);
     let identities = identities(jwt, &user_claim, doc, ctx);
     let key_fetch = key_sources::jwt(jwt, doc, ctx);
+    let sign_in = super::sign_in::compile(jwt, doc, ctx);
     let at = base("jwksFile");
     let jwks_file = jwt.jwks_file.as_deref().unwrap_or_default();
     let mut out_keys = Vec::new();
@@ -498,5 +499,6 @@ fn jwt_issuer(name: &str, jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Opt
         require_email_verified: jwt.require_email_verified.unwrap_or(true),
         keys: out_keys,
         bearer: jwt.bearer.unwrap_or(true),
+        sign_in,
     })
 }

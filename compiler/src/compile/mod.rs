@@ -16,6 +16,7 @@ pub(crate) mod keys;
 mod namespaces;
 mod roles;
 mod routes;
+mod sign_in;
 mod subjects;
 pub mod validate;
 
@@ -192,6 +193,18 @@ pub fn compile_dir(root: &Path, options: &CompileOptions) -> Result<Compiled, Ve
         grants,
         namespaces: namespaces.into_keys().collect(),
     };
+
+    sign_in::check_table(
+        &table,
+        |name| {
+            objects
+                .issuers
+                .iter()
+                .find(|i| i.value.metadata.name == name)
+                .map(|i| &i.doc)
+        },
+        &mut ctx,
+    );
 
     // Said only of a policy that compiles (below): it is about what the table does, not a
     // problem to fix alongside errors.

@@ -116,6 +116,16 @@ pub fn connection_manager(stat_prefix: &str, http_filters: Vec<Value>) -> Value 
 /// `@type`): the module at `wasm_path` on the V8 runtime, failing closed, with the table as
 /// its plugin configuration.
 pub fn wasm_config(wasm_path: &str, table_json: &str) -> Value {
+    let mut vm_config = json!({
+        "vm_id": "gatehouse",
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm_path}},
+    });
+    // The sign-in's secrets come from Envoy's own environment: the VM sees only these names.
+    let env = sign_in_env(table_json);
+    if !env.is_empty() {
+        vm_config["environment_variables"] = json!({"host_env_keys": env});
+    }
     json!({
         "@type": WASM_TYPE_URL,
         "config": {
@@ -126,13 +136,42 @@ pub fn wasm_config(wasm_path: &str, table_json: &str) -> Value {
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
                 "value": table_json,
             },
-            "vm_config": {
-                "vm_id": "gatehouse",
-                "runtime": "envoy.wasm.runtime.v8",
-                "code": {"local": {"filename": wasm_path}},
-            },
+            "vm_config": vm_config,
         },
     })
+}
+
+/// The environment variables a gateway that takes its tables by reference gives its Wasm VM
+/// (when Envoy has them): the sign-in defaults, and Kubeflow's name for Dex's client secret.
+pub const BY_REFERENCE_SIGN_IN_ENV: [&str; 3] = [
+    "GATEHOUSE_CLIENT_SECRET",
+    "GATEHOUSE_COOKIE_KEYS",
+    "OIDC_CLIENT_SECRET",
+];
+
+/// The environment variables a table's sign-in reads (its client secret and cookie keys),
+/// which the gateway's Wasm VM must be given; none for a table without sign-in, or one that
+/// is not inline JSON.
+pub fn sign_in_env(table_json: &str) -> Vec<String> {
+    let Ok(table) = serde_json::from_str::<Value>(table_json) else {
+        return Vec::new();
+    };
+    if table.get("table_source").is_some() {
+        // Tables by reference: which variables they read is known only once one arrives, so
+        // the VM gets the conventional names (docs/deploy.md, *Browser sign-in*).
+        return BY_REFERENCE_SIGN_IN_ENV.map(String::from).to_vec();
+    }
+    let mut names: Vec<String> = table["issuers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("sign_in"))
+        .flat_map(|s| [&s["client_secret_env"], &s["cookie_keys_env"]])
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The filter entry for an HCM `http_filters` list with the table inline. Only for configs

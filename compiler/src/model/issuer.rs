@@ -105,6 +105,44 @@ pub struct JwtIn {
     /// Whether `Authorization: Bearer` tokens of this issuer are accepted (default `true`);
     /// `false` for a user pool that only verifies an ALB's access tokens (`accessToken`).
     pub bearer: Option<bool>,
+    /// Browser sign-in through this issuer (OpenID Connect code flow with PKCE).
+    pub sign_in: Option<Box<SignInIn>>,
+}
+
+/// Browser sign-in, as written (docs/policy-format.md, *Browser sign-in*).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignInIn {
+    /// The OAuth client id; an audience of the issuer.
+    pub client_id: String,
+    /// Environment variable of the gateway's Wasm VM with the client secret (default
+    /// `GATEHOUSE_CLIENT_SECRET`).
+    pub client_secret_env: Option<String>,
+    /// Environment variable with the cookie keys (default `GATEHOUSE_COOKIE_KEYS`).
+    pub cookie_keys_env: Option<String>,
+    /// Where browsers sign in: `https://…`, or a path on the gateway (`/dex/auth`).
+    pub authorization_endpoint: String,
+    /// The token endpoint, reached through an Envoy cluster.
+    pub token_endpoint: String,
+    /// The end-session endpoint, where sign-out sends the browser next.
+    pub end_session_endpoint: Option<String>,
+    /// The callback path (default `/oauth2/callback`).
+    pub redirect_path: Option<String>,
+    /// The sign-out path (default `/oauth2/sign_out`).
+    pub sign_out_path: Option<String>,
+    /// Where the browser lands after sign-out (default `/`).
+    pub post_sign_out: Option<String>,
+    /// Scopes (default `openid email profile groups`).
+    pub scopes: Option<Vec<String>>,
+    /// Session cookie name (default `__Host-gatehouse`, or `gatehouse` with a domain or
+    /// without `Secure`).
+    pub cookie_name: Option<String>,
+    /// Cookie `Domain` (default none: the gateway's host only).
+    pub cookie_domain: Option<String>,
+    /// `Secure` cookies (default `true`; `false` only for local tests over plain HTTP).
+    pub cookie_secure: Option<bool>,
+    /// Path prefixes where browsers are sent to sign in (default `/`).
+    pub browser_paths: Option<Vec<String>>,
 }
 
 /// What names an issuer vouches for, as written.

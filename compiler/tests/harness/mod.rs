@@ -146,6 +146,26 @@ pub enum Upstream {
     Port(u16),
 }
 
+/// The sign-in secrets every test gateway's Envoy has, unless the test gives its own.
+pub const TEST_SIGN_IN_ENV: [(&str, &str); 2] = [
+    ("OIDC_CLIENT_SECRET", "test-client-secret"),
+    (
+        "GATEHOUSE_COOKIE_KEYS",
+        "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    ),
+];
+
+/// What a test adds to the gateway's Envoy.
+#[derive(Default)]
+pub struct More {
+    /// Clusters.
+    pub clusters: Vec<serde_json::Value>,
+    /// Routes, matched before the one to the upstream.
+    pub routes: Vec<serde_json::Value>,
+    /// Environment variables of the Envoy process.
+    pub env: Vec<(String, String)>,
+}
+
 /// A running Envoy (+ echo upstream) started from the standalone configuration that
 /// `gatehouse emit envoy` writes: one listener whose filter, with its table, Envoy takes from a
 /// watched table file (ECDS). [`Gateway::push`] replaces that file the way `gatehouse emit
@@ -194,6 +214,33 @@ impl Gateway {
         upstream: Upstream,
         clusters: Vec<serde_json::Value>,
     ) -> Gateway {
+        let more = More {
+            clusters,
+            ..More::default()
+        };
+        Gateway::launch_more(envoy, wasm, table_json, upstream, more)
+    }
+
+    /// [`Gateway::launch`], with more clusters, routes before the upstream's, and environment
+    /// variables for Envoy (the sign-in's secrets).
+    pub fn launch_more(
+        envoy: &Path,
+        wasm: &Path,
+        table_json: &str,
+        upstream: Upstream,
+        more: More,
+    ) -> Gateway {
+        let More {
+            clusters,
+            routes,
+            mut env,
+        } = more;
+        // The sign-in of policies/ reads its secrets from Envoy's environment (test values).
+        for (name, value) in TEST_SIGN_IN_ENV {
+            if !env.iter().any(|(n, _)| n == name) {
+                env.push((name.to_owned(), value.to_owned()));
+            }
+        }
         let dir = tempdir::Dir::new("e2e");
         let (port, admin) = (free_port(), free_port());
         let (up, upstream) = match upstream {
@@ -229,6 +276,12 @@ impl Gateway {
         if let Some(list) = config["static_resources"]["clusters"].as_array_mut() {
             list.extend(clusters);
         }
+        let vhost = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/route_config/virtual_hosts/0/routes";
+        if let Some(list) = config.pointer_mut(vhost).and_then(|r| r.as_array_mut()) {
+            for (i, r) in routes.into_iter().enumerate() {
+                list.insert(i, r);
+            }
+        }
         let cfg_path = dir.0.join("envoy.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         let log = dir.0.join("envoy.log");
@@ -239,6 +292,7 @@ impl Gateway {
             .args(["--file-flush-interval-msec", "100"])
             .arg("--log-path")
             .arg(&log)
+            .envs(env)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

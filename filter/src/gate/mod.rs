@@ -9,6 +9,7 @@
 //! 5. decide; on allow set the identity headers, on deny answer 400/401/403/503 with a JSON body.
 
 mod deny;
+mod signin;
 pub mod source;
 
 pub(crate) use crate::observe::metric_name;
@@ -19,6 +20,7 @@ use crate::engine::{Engine, Provenance, Verdict};
 use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
+use crate::signin::{Exchange, SignIn};
 use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
 use crate::wire::{self, Form};
 use source::{Fetched, TableSource, TableSourceSpec};
@@ -54,6 +56,14 @@ pub trait Host: FetchHost {
     fn context_id(&self) -> u32 {
         0
     }
+    /// Whether the sign-in session known by `id` was signed out, on any worker of this proxy
+    /// (a host without shared state knows of none).
+    fn is_signed_out(&self, _id: &str) -> bool {
+        false
+    }
+    /// Records that the session `id` was signed out; its ID token expires at `until` (Unix
+    /// seconds), after which the cookie is refused anyway.
+    fn record_sign_out(&mut self, _id: &str, _until: u64) {}
 }
 
 /// A request held for its issuer's keys, or for the first table: what the host keeps until it
@@ -77,6 +87,11 @@ pub enum Outcome {
     /// Paused: its token's kid is unknown and the issuer's keys are being fetched. The host
     /// keeps [`Held`] and, when told to resume it, runs [`Filter::on_resumed`].
     Held(Box<Held>),
+    /// Answered locally without a denial (a sign-in redirect, sign-out), with this status.
+    Answered(u32),
+    /// Paused: a sign-in callback whose code is being exchanged. The host keeps the
+    /// [`Exchange`] and hands the token endpoint's answer to [`Filter::on_exchanged`].
+    Exchanging(Box<Exchange>),
 }
 
 /// Refuses a request the filter cannot judge at all (its state is out of reach), as every
@@ -92,7 +107,7 @@ pub fn on_request<H: Host>(
     host: &mut H,
 ) -> Outcome {
     let headers = host.request_headers();
-    decide(engine, cache, None, headers, host)
+    decide(engine, cache, None, None, headers, host)
 }
 
 /// The request path: `headers` are the request's as they arrived. With `live`, tokens also
@@ -102,6 +117,7 @@ fn decide<H: Host>(
     engine: Option<&Engine>,
     cache: &mut TokenCache,
     mut live: Option<Live<'_>>,
+    sign_in: Option<&SignIn>,
     headers: Vec<(String, Vec<u8>)>,
     host: &mut H,
 ) -> Outcome {
@@ -137,12 +153,32 @@ fn decide<H: Host>(
         // INVARIANT: with no table every request is refused (fail closed).
         return deny(host, None, DenyReason::NoTable, &Context::default());
     };
+    // The sign-in's own paths are answered here; its cookies never reach an upstream.
+    let session = match sign_in {
+        Some(si) => match signin::before_routes(si, engine, &headers, host) {
+            Ok(session) => session,
+            Err(answered) => return answered,
+        },
+        None => None,
+    };
 
     let request = Request::from_headers(&headers);
     let keys = live.as_ref().map(|l| &*l.refresh as &dyn LiveKeys);
     let mut alb_verified = AlbVerified::default();
     let decided = pipeline::run(engine, &request, |creds: &Credentials<'_>| {
-        verify(engine, cache, keys, host, creds, &mut alb_verified)
+        let verifying = Verifying {
+            engine,
+            live: keys,
+            sign_in,
+        };
+        match (&session, creds.authorization.is_empty()) {
+            (Some(sealed), true) => {
+                let mut with_session = creds.clone();
+                with_session.session = Some(sealed);
+                verify(&verifying, cache, host, &with_session, &mut alb_verified)
+            }
+            _ => verify(&verifying, cache, host, creds, &mut alb_verified),
+        }
     });
     if let Some(f) = &decided.failure {
         if let Some(issuer) = hold(live.as_mut(), f, host) {
@@ -206,10 +242,21 @@ fn decide<H: Host>(
             }
             Outcome::Continue
         }
-        Verdict::Deny(reason) => match &decided.allow {
-            Some(allow) => deny_with(host, Some(engine), reason, &ctx, &[("allow", allow)]),
-            None => deny(host, Some(engine), reason, &ctx),
-        },
+        Verdict::Deny(reason) => {
+            if let Some(si) = sign_in {
+                let path = decided.path.as_deref().unwrap_or("/");
+                let failed_session = session.is_some();
+                if let Some(sent) =
+                    signin::send_to_sign_in(si, &headers, path, reason, failed_session, &ctx, host)
+                {
+                    return sent;
+                }
+            }
+            match &decided.allow {
+                Some(allow) => deny_with(host, Some(engine), reason, &ctx, &[("allow", allow)]),
+                None => deny(host, Some(engine), reason, &ctx),
+            }
+        }
     }
 }
 
@@ -227,7 +274,7 @@ impl AlbVerified {
         match source {
             Source::Alb => self.alb = Some(token.to_owned()),
             Source::AlbAccess => self.access = Some(token.to_owned()),
-            Source::Bearer => {}
+            Source::Bearer | Source::Session => {}
         }
     }
 }
@@ -257,16 +304,27 @@ fn hold<H: Host>(live: Option<&mut Live<'_>>, f: &TokenFailure, host: &mut H) ->
     (answer == UnknownKid::Hold).then(|| issuer.clone())
 }
 
+/// What verifies a request's tokens: the table, the live keys, the sign-in (session cookies).
+struct Verifying<'a> {
+    engine: &'a Engine,
+    live: Option<&'a dyn LiveKeys>,
+    sign_in: Option<&'a SignIn>,
+}
+
 /// The gateway's token verification: through the verified-token cache, with the live keys.
 /// `alb_verified` gets the ALB values that verified (passed on to the upstream).
 fn verify<H: Host>(
-    engine: &Engine,
+    with: &Verifying<'_>,
     cache: &mut TokenCache,
-    live: Option<&dyn LiveKeys>,
     host: &mut H,
     creds: &Credentials<'_>,
     alb_verified: &mut AlbVerified,
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
+    let Verifying {
+        engine,
+        live,
+        sign_in,
+    } = *with;
     let now = host.now();
     let leeway = engine.gateway().leeway_seconds;
     let mut used = AlbVerified::default();
@@ -277,6 +335,9 @@ fn verify<H: Host>(
         &mut (),
         |issuer| verifiers.alb_access(issuer),
         |source, token, _| {
+            if source == Source::Session {
+                signin::not_signed_out(sign_in, token, host)?;
+            }
             let key = cache.key(source, token);
             // INVARIANT: a cache hit re-checks everything about the key that can change after
             // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
@@ -295,7 +356,12 @@ fn verify<H: Host>(
                 None => {
                     cache.remove(&key);
                     host.count("gatehouse.token_cache.miss");
-                    let verified = verifiers.verify(source, token, now, leeway, live, &mut ())?;
+                    let verified = match (source, sign_in) {
+                        (Source::Session, Some(si)) => {
+                            signin::verify_session(si, verifiers, token, now, leeway, live)?
+                        }
+                        _ => verifiers.verify(source, token, now, leeway, live, &mut ())?,
+                    };
                     cache.insert(key, verified.clone());
                     verified
                 }
@@ -322,7 +388,14 @@ pub struct Filter {
     released: Vec<u32>,
     /// Tables put in force so far (the glue times a fetched table's load by it).
     generation: u64,
+    /// Browser sign-in, when an issuer of the table in force has it.
+    sign_in: Option<SignIn>,
+    /// Where the sign-in's secrets are read (the Wasm VM's environment).
+    env: Box<EnvReader>,
 }
+
+/// Reads an environment variable of the Wasm VM.
+type EnvReader = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Default for Filter {
     fn default() -> Self {
@@ -333,6 +406,8 @@ impl Default for Filter {
             source: None,
             released: Vec::new(),
             generation: 0,
+            sign_in: None,
+            env: Box::new(|name| std::env::var(name).ok()),
         }
     }
 }
@@ -415,13 +490,32 @@ impl Filter {
                 kept()
             ));
         }
-        match Engine::from_bytes(bytes, Provenance::Drop) {
-            Ok(engine) => {
+        let loaded = Engine::from_bytes(bytes, Provenance::Drop)
+            .map_err(|e| e.to_string())
+            .and_then(|engine| self.ready(engine));
+        match loaded {
+            Ok(ready) => {
                 self.replace_source(None);
-                Ok(self.install(engine))
+                Ok(self.install(ready))
             }
             Err(e) => Err(format!("gatehouse: table refused: {e}; {}", kept())),
         }
+    }
+
+    /// Reads where the sign-in's secrets come from: `env` instead of the Wasm VM's environment
+    /// (tests, and hosts that hold secrets elsewhere).
+    pub fn with_env(
+        mut self,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Filter {
+        self.env = Box::new(env);
+        self
+    }
+
+    /// A loaded table with what it needs from the environment (the sign-in's secrets).
+    fn ready(&self, engine: Engine) -> Result<(Engine, Option<SignIn>), String> {
+        let sign_in = SignIn::from_table(&engine.table, &*self.env)?;
+        Ok((engine, sign_in))
     }
 
     /// Replaces the table source; requests the old one held are decided again.
@@ -432,7 +526,7 @@ impl Filter {
     }
 
     /// Puts a loaded table in force; says what it holds.
-    fn install(&mut self, mut engine: Engine) -> String {
+    fn install(&mut self, (mut engine, sign_in): (Engine, Option<SignIn>)) -> String {
         let live = engine.take_key_refresh();
         let msg = format!(
             "gatehouse: table loaded: {} routes, {} issuers ({} with live keys), {} namespaces, token cache {}",
@@ -444,6 +538,7 @@ impl Filter {
         );
         // Keys or issuers may have changed: earlier verifications no longer count.
         self.cache = TokenCache::new(engine.gateway().token_cache_size);
+        self.sign_in = sign_in;
         self.engine = Some(engine);
         self.generation += 1;
         // Issuers the new table keeps (same name, same key URL) keep what their refresher
@@ -497,7 +592,14 @@ impl Filter {
             refresh,
             may_hold: true,
         });
-        decide(self.engine.as_ref(), &mut self.cache, live, headers, host)
+        decide(
+            self.engine.as_ref(),
+            &mut self.cache,
+            live,
+            self.sign_in.as_ref(),
+            headers,
+            host,
+        )
     }
 
     /// Decides a held request again, with the keys as they are now (never holds it again).
@@ -511,6 +613,7 @@ impl Filter {
             self.engine.as_ref(),
             &mut self.cache,
             live,
+            self.sign_in.as_ref(),
             held.headers,
             host,
         );
@@ -595,16 +698,19 @@ impl Filter {
     /// Loads a fetched table whose signature verified; a table that does not load leaves the
     /// one in force.
     fn load_fetched<F: FetchHost>(&mut self, binary: &[u8], now_ms: u64, host: &mut F) {
-        match Engine::from_bytes(binary, Provenance::Drop) {
-            Ok(engine) => {
-                let summary = self.install(engine);
+        let loaded = Engine::from_bytes(binary, Provenance::Drop)
+            .map_err(|e| e.to_string())
+            .and_then(|engine| self.ready(engine));
+        match loaded {
+            Ok(ready) => {
+                let summary = self.install(ready);
                 if let Some(source) = &mut self.source {
                     source.loaded(&summary, now_ms, host);
                 }
             }
             Err(e) => {
                 if let Some(source) = &mut self.source {
-                    source.refused(&e.to_string(), now_ms, host);
+                    source.refused(&e, now_ms, host);
                 }
             }
         }

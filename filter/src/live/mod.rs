@@ -123,6 +123,19 @@ pub trait FetchHost {
         let _ = headers;
         self.fetch(cluster, authority, path, timeout_ms)
     }
+    /// Dispatches `POST <path>` with `body` through Envoy cluster `cluster` (a sign-in's code
+    /// exchange); the answer comes back to the request that dispatched it. The default cannot.
+    fn post(
+        &mut self,
+        _cluster: &str,
+        _authority: &str,
+        _path: &str,
+        _headers: &[(&str, &str)],
+        _body: &[u8],
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        Err("this host does not post".into())
+    }
     /// Lets a held HTTP request go (the host tolerates a context that is gone). The default
     /// does nothing: a host that cannot fetch never has a request held.
     // INVARIANT: the implementation decides the request again (with the keys as they are now)

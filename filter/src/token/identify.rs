@@ -61,15 +61,21 @@ where
             ))
         }
     };
+    // A session cookie stands where a bearer token would, and only when there is none.
+    let bearer = match (bearer, creds.session) {
+        (Some(t), _) => Some((Source::Bearer, t)),
+        (None, Some(s)) => Some((Source::Session, s)),
+        (None, None) => None,
+    };
+    let alb = alb.map(|t| (Source::Alb, t));
     let order = match precedence {
-        Precedence::AlbFirst => [(Source::Alb, alb), (Source::Bearer, bearer)],
-        Precedence::BearerFirst => [(Source::Bearer, bearer), (Source::Alb, alb)],
+        Precedence::AlbFirst => [alb, bearer],
+        Precedence::BearerFirst => [bearer, alb],
     };
     let mut chosen: Option<VerifiedToken> = None;
     // The ALB token, kept only when its issuer takes access tokens (and how).
     let mut alb_access: Option<(VerifiedToken, &AccessTokenSpec)> = None;
-    for (source, token) in order {
-        let Some(token) = token else { continue };
+    for (source, token) in order.into_iter().flatten() {
         // INVARIANT: a presented token that fails verification fails the request, whichever
         // source it came from.
         if chosen.is_some() {

@@ -113,7 +113,8 @@ impl TokenFailure {
         }
     }
 
-    fn issuer(mut self, issuer: &str) -> TokenFailure {
+    /// The failure, of `issuer`.
+    pub fn issuer(mut self, issuer: &str) -> TokenFailure {
         self.issuer = Some(issuer.to_owned());
         self
     }
@@ -337,7 +338,9 @@ impl Verifiers {
     ) -> Result<VerifiedToken, TokenFailure> {
         match source {
             Source::Alb => self.verify_alb_traced(token, now, leeway, live, checks),
-            Source::Bearer => self.verify_bearer_traced(token, now, leeway, live, checks),
+            Source::Bearer | Source::Session => {
+                self.verify_bearer_traced(token, now, leeway, live, checks)
+            }
             Source::AlbAccess => self.verify_access_traced(token, now, leeway, live, checks),
         }
     }
@@ -458,6 +461,9 @@ pub enum Source {
     Bearer,
     /// The ALB's `x-amzn-oidc-accesstoken` (a Cognito access token).
     AlbAccess,
+    /// A session cookie of browser sign-in ([`crate::signin`]): its ID token verifies as a
+    /// bearer token of the sign-in's issuer.
+    Session,
 }
 
 /// The credentials a request presents, as read from its headers.
@@ -469,4 +475,7 @@ pub struct Credentials<'a> {
     pub authorization: Vec<&'a str>,
     /// Every `x-amzn-oidc-accesstoken` header value.
     pub alb_access: Vec<&'a str>,
+    /// The session cookie's sealed value, when the request has one and no `Authorization`
+    /// header (a bearer token wins over a cookie).
+    pub session: Option<&'a str>,
 }

@@ -22,6 +22,20 @@ pub struct MockHost {
     pub fetch_headers: Vec<Vec<(String, String)>>,
     /// Held requests the refresher let go.
     pub resumed: Vec<u32>,
+    /// POSTs dispatched (a sign-in's code exchange): cluster, authority, path, headers, body.
+    pub posts: Vec<Post>,
+    /// The proxy's shared data of signed-out sessions (share it between hosts with `clone`).
+    pub signed_out: std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, u64>>>,
+}
+
+/// A POST a host dispatched.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl MockHost {
@@ -39,7 +53,19 @@ impl MockHost {
             fetches: vec![],
             fetch_headers: vec![],
             resumed: vec![],
+            posts: vec![],
+            signed_out: Default::default(),
         }
+    }
+
+    /// Every value of a header of the local reply.
+    pub fn reply_headers(&self, name: &str) -> Vec<String> {
+        self.response
+            .iter()
+            .flat_map(|(_, h, _)| h.iter())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -77,6 +103,12 @@ impl Host for MockHost {
     fn context_id(&self) -> u32 {
         self.context_id
     }
+    fn is_signed_out(&self, id: &str) -> bool {
+        self.signed_out.borrow().contains_key(id)
+    }
+    fn record_sign_out(&mut self, id: &str, until: u64) {
+        self.signed_out.borrow_mut().insert(id.to_owned(), until);
+    }
 }
 
 impl FetchHost for MockHost {
@@ -106,6 +138,27 @@ impl FetchHost for MockHost {
                 .collect(),
         );
         Ok(self.fetches.len() as u32)
+    }
+    fn post(
+        &mut self,
+        cluster: &str,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        self.posts.push(Post {
+            cluster: cluster.into(),
+            authority: authority.into(),
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: String::from_utf8_lossy(body).into_owned(),
+        });
+        Ok(1000 + self.posts.len() as u32)
     }
     fn resume(&mut self, context_id: u32) {
         self.resumed.push(context_id);

@@ -36,6 +36,7 @@ fn alb_data() -> String {
 fn identify_with(v: &Verifiers, access: &[&str]) -> Result<Option<VerifiedToken>, TokenFailure> {
     let data = alb_data();
     let creds = Credentials {
+        session: None,
         alb: vec![&data],
         authorization: Vec::new(),
         alb_access: access.to_vec(),

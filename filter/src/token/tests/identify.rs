@@ -31,6 +31,7 @@ fn run(
     precedence: Precedence,
 ) -> Result<Option<VerifiedToken>, TokenFailure> {
     let creds = Credentials {
+        session: None,
         alb: alb.to_vec(),
         authorization: authorization.to_vec(),
         alb_access: Vec::new(),
@@ -165,6 +166,7 @@ fn identify_with_real_verifiers() {
     let alb_token = alb_token(&alb_key(), &alb_header(), &alb_claims(), Padding::Padded);
     let bearer = format!("Bearer {}", dex_token(&dex_claims()));
     let creds = Credentials {
+        session: None,
         alb: vec![&alb_token],
         authorization: vec![&bearer],
         alb_access: Vec::new(),
@@ -179,6 +181,7 @@ fn identify_with_real_verifiers() {
     other["email"] = serde_json::json!("mallory@example.com");
     let bearer = format!("Bearer {}", dex_token(&other));
     let creds = Credentials {
+        session: None,
         alb: vec![&alb_token],
         authorization: vec![&bearer],
         alb_access: Vec::new(),

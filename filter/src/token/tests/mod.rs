@@ -88,6 +88,7 @@ pub fn jwt_issuer(name: &str, issuer: &str, keys: Vec<KeySpec>) -> JwtIssuerSpec
         require_email_verified: true,
         keys,
         bearer: true,
+        sign_in: None,
     }
 }
 

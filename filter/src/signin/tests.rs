@@ -1,0 +1,1 @@
+//! Unit tests of the sign-in's steps (the gateway's part is tested in filter/tests/signin.rs).
