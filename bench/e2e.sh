@@ -43,6 +43,10 @@ wasm="$root/target/wasm32-wasip1/release"
 
 echo "== tables and tokens" >&2
 "$bin/gatehouse" compile policies -o "$out/table.json"
+# policies/' Dex sign-in reads its secrets from the environment of Envoy (and the authorization
+# service); benchmark values.
+export OIDC_CLIENT_SECRET=${OIDC_CLIENT_SECRET:-bench-client-secret}
+export GATEHOUSE_COOKIE_KEYS=${GATEHOUSE_COOKIE_KEYS:-bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8}
 if [ ! -f "$out/table-100k.json" ]; then
   rm -rf "$out/policy-100k"
   "$bin/gatehouse-bench" policy "$out/policy-100k" --profiles 10000 --bindings 100000

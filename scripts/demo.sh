@@ -47,7 +47,7 @@ echo "== Envoy $("$envoy" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1
 keys=testdata/keys
 alb_arn=arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubeflow/50dc6c495c0c9188
 dex() { "$gh" token jwt --key $keys/dex-rsa.key.pem --alg RS256 --kid dex-1 \
-  --claims "{\"iss\":\"http://dex.auth.svc.cluster.local:5556/dex\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
+  --claims "{\"iss\":\"https://dex.example.com\",\"aud\":\"kubeflow-oidc-authservice\",\"email\":\"$1\",\"email_verified\":true,\"groups\":$2}" "${@:3}"; }
 alb() { "$gh" token alb --key "$2" --kid alb-1 --signer "$3" --claims "{\"email\":\"$1\",\"email_verified\":true,\"sub\":\"$1\"}"; }
 # The Cognito access token an ALB forwards beside x-amzn-oidc-data (its groups: `cognito:groups`).
 access() { "$gh" token jwt --key $keys/cognito-rsa.key.pem --alg RS256 --kid cognito-1 \

@@ -3,7 +3,7 @@
 #
 # Targets (fuzz/fuzz_targets/): token (ALB and bearer verification), path (normalization and
 # route matching, with the judged-is-served check), table (table loading), policy_yaml (the
-# YAML loader and the whole compiler), keys (key endpoint answers: JWKS and ALB PEM bodies). Default: every target, 60 s each. Needs the nightly
+# YAML loader and the whole compiler), keys (key endpoint answers: JWKS and ALB PEM bodies), signin (sign-in cookies, callbacks and token endpoint answers). Default: every target, 60 s each. Needs the nightly
 # toolchain; installs cargo-fuzz when missing. Seeds each corpus from testdata/ (hostile
 # tokens, sample tokens, paths, tables, policies). Crashes land in fuzz/artifacts/<target>/;
 # the script exits 1 when any target found one. Runs on this machine only, sends no traffic.
@@ -13,7 +13,7 @@ cd "$root/fuzz"
 
 target=${1:-all}
 seconds=${2:-60}
-targets=(token path table policy_yaml keys)
+targets=(token path table policy_yaml keys signin)
 [ "$target" = all ] || targets=("$target")
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -65,6 +65,12 @@ PY
         case $f in *.key.pem) continue ;; esac
         { printf '\000max-age=600\n'; cat "$f"; } > "$dir/$(basename "$f")"
       done
+      ;;
+    signin)
+      printf '__Host-gatehouse=2.v1.k1.AAAAAAAAAAAAAAAAAAAAAAAA; __Host-gatehouse-1=AAAA; _xsrf=1' > "$dir/cookies"
+      printf 'code=abc&state=xyz&iss=https%%3A%%2F%%2Fdex.example.com' > "$dir/callback"
+      printf '{"id_token":"eyJhbGciOiJSUzI1NiJ9.eyJub25jZSI6Im4ifQ.c2ln","token_type":"Bearer"}' > "$dir/answer"
+      printf '//evil.example/%%2F..' > "$dir/return"
       ;;
     policy_yaml)
       i=0

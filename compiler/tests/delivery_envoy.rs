@@ -288,6 +288,9 @@ fn the_envoyfilter_patches_are_envoy_configuration() {
             "-c",
         ])
         .arg(&path)
+        // The table's sign-in reads its secrets from Envoy's environment; without them the
+        // filter refuses the table, and Envoy the configuration.
+        .envs(harness::TEST_SIGN_IN_ENV)
         .output()
         .unwrap();
     let text = format!(

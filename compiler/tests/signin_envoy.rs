@@ -10,13 +10,15 @@
 mod harness;
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatehouse::{compile_dir, table_json, CompileOptions};
-use harness::{free_port, prerequisites, root, send, Gateway, More, Upstream};
+use harness::{free_port, prerequisites, root, send, tempdir, Gateway, More, Upstream};
 use serde_json::{json, Value};
 
+/// Kubeflow's Dex (its dex ConfigMap), which the test's copy of policies/ signs in with.
 const ISSUER: &str = "http://dex.auth.svc.cluster.local:5556/dex";
 const CLUSTER: &str = "outbound|5556||dex.auth.svc.cluster.local";
 const CLIENT: &str = "kubeflow-oidc-authservice";
@@ -26,6 +28,41 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// policies/, copied into `dir` with its Dex issuer as Kubeflow installs it (in the cluster,
+/// `http://dex.auth.svc.cluster.local:5556/dex`); its sign-in is policies/' own.
+fn kubeflow_policies(dir: &Path) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                copy(&p, &to.join(e.file_name()));
+            } else {
+                std::fs::copy(&p, to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let pol = dir.join("policies");
+    copy(&root().join("policies"), &pol);
+    std::os::unix::fs::symlink(root().join("testdata"), dir.join("testdata")).unwrap();
+    let issuers = pol.join("issuers.yaml");
+    let text = std::fs::read_to_string(&issuers).unwrap();
+    let kubeflow = text
+        .replace(
+            "issuer: https://dex.example.com\n",
+            &format!("issuer: {ISSUER}\n"),
+        )
+        .replace("https://dex.example.com/keys", &format!("{ISSUER}/keys"))
+        .replace("https://dex.example.com/token", &format!("{ISSUER}/token"));
+    assert_eq!(
+        kubeflow.matches(ISSUER).count(),
+        text.matches(ISSUER).count() + 3,
+        "policies/issuers.yaml changed shape"
+    );
+    std::fs::write(&issuers, kubeflow).unwrap();
+    pol
 }
 
 /// Node, the sign-in tools' packages and Chromium, or `None` (with a printed reason).
@@ -155,8 +192,10 @@ fn a_browser_signs_in_through_envoy_rides_its_cookie_and_signs_out() {
     if browser_tools().is_none() {
         return;
     }
-    let compiled = compile_dir(&root().join("policies"), &CompileOptions { now: now() })
-        .unwrap_or_else(|d| panic!("policies/ must compile: {d:?}"));
+    let dir = tempdir::Dir::new("signin");
+    let policies = kubeflow_policies(&dir.0);
+    let compiled = compile_dir(&policies, &CompileOptions { now: now() })
+        .unwrap_or_else(|d| panic!("policies/ with Kubeflow's Dex must compile: {d:?}"));
     let table = table_json(&compiled.table).unwrap();
     let provider_port = free_port();
     let dex = gatehouse::emit::envoy::cluster(

@@ -153,9 +153,14 @@ pub const BY_REFERENCE_SIGN_IN_ENV: [&str; 3] = [
 /// which the gateway's Wasm VM must be given; none for a table without sign-in, or one that
 /// is not inline JSON.
 pub fn sign_in_env(table_json: &str) -> Vec<String> {
-    let Ok(table) = serde_json::from_str::<Value>(table_json) else {
-        return Vec::new();
-    };
+    match serde_json::from_str::<Value>(table_json) {
+        Ok(table) => sign_in_env_of(&table),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`sign_in_env`] of a table (or a source configuration) as JSON.
+pub fn sign_in_env_of(table: &Value) -> Vec<String> {
     if table.get("table_source").is_some() {
         // Tables by reference: which variables they read is known only once one arrives, so
         // the VM gets the conventional names (docs/deploy.md, *Browser sign-in*).

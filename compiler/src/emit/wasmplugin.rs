@@ -113,6 +113,14 @@ pub fn module(o: &WasmPluginOptions) -> Map<String, Value> {
     // authorization.
     m.insert("failStrategy".into(), json!("FAIL_CLOSE"));
     m.insert("pluginConfig".into(), o.table.clone());
+    // The sign-in's secrets: from the gateway pod's environment (a Kubernetes Secret).
+    let env: Vec<Value> = super::envoy::sign_in_env_of(&o.table)
+        .into_iter()
+        .map(|name| json!({"name": name, "valueFrom": "HOST"}))
+        .collect();
+    if !env.is_empty() {
+        m.insert("vmConfig".into(), json!({"env": env}));
+    }
     m
 }
 

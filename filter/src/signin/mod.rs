@@ -521,6 +521,3 @@ fn redirect(headers: Vec<(String, String)>) -> Reply {
         body: String::new(),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,1 +1,0 @@
-//! Unit tests of the sign-in's steps (the gateway's part is tested in filter/tests/signin.rs).
