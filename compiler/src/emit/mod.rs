@@ -4,6 +4,7 @@ pub mod egress;
 pub mod envoy;
 pub mod envoyfilter;
 pub mod key_clusters;
+pub mod secrets;
 pub mod table_server;
 pub mod trafficextension;
 pub mod wasmplugin;

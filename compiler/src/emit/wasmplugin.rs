@@ -114,7 +114,7 @@ pub fn module(o: &WasmPluginOptions) -> Map<String, Value> {
     m.insert("failStrategy".into(), json!("FAIL_CLOSE"));
     m.insert("pluginConfig".into(), o.table.clone());
     // The sign-in's secrets: from the gateway pod's environment (a Kubernetes Secret).
-    let env: Vec<Value> = super::envoy::sign_in_env_of(&o.table)
+    let env: Vec<Value> = super::secrets::sign_in_env_of(&o.table)
         .into_iter()
         .map(|name| json!({"name": name, "valueFrom": "HOST"}))
         .collect();
