@@ -58,11 +58,22 @@ CONFIGS = {
         ("dex-warm-deny", "dex", "warm", DENY_PATH, 403),
         ("alb-warm-allow", "alb", "warm", ALLOW_PATH, 200),
         ("alb-warm-deny", "alb", "warm", DENY_PATH, 403),
+        ("session-warm-allow", "session", "warm", ALLOW_PATH, 200),
+        ("session-warm-deny", "session", "warm", DENY_PATH, 403),
         ("dex-fresh-allow", "dex", "fresh", ALLOW_PATH, 200),
         ("dex-fresh-deny", "dex", "fresh", DENY_PATH, 403),
         ("alb-fresh-allow", "alb", "fresh", ALLOW_PATH, 200),
         ("alb-fresh-deny", "alb", "fresh", DENY_PATH, 403),
     ]),
+}
+
+# How each token kind travels: header and value prefix. `session`: the browser sign-in's
+# session cookie holding the warm Dex token (`gatehouse-bench session`), as a signed-in browser
+# sends it.
+HEADERS = {
+    "dex": ("authorization", "Bearer "),
+    "alb": ("x-amzn-oidc-data", ""),
+    "session": ("cookie", ""),
 }
 
 LUA = r"""
@@ -156,7 +167,7 @@ class Bench:
         return p
 
     def wrk(self, kind, mode, path, conns, seconds, offset):
-        header, prefix = ("authorization", "Bearer ") if kind == "dex" else ("x-amzn-oidc-data", "")
+        header, prefix = HEADERS[kind]
         tokens = self.a.fresh[kind] if mode == "fresh" else self.a.warm[kind]
         cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
                "-s", str(self.lua), f"http://127.0.0.1:{LISTEN}", "--", header, prefix, tokens,
@@ -169,10 +180,10 @@ class Bench:
 
     def check(self, path, kind, status):
         """One request through curl-free urllib with the warm token: the expected status?"""
-        header = "Authorization" if kind == "dex" else "x-amzn-oidc-data"
+        header, prefix = HEADERS[kind]
         token = Path(self.a.warm[kind]).read_text().strip()
-        value = f"Bearer {token}" if kind == "dex" else token
-        req = urllib.request.Request(f"http://127.0.0.1:{LISTEN}{path}", headers={header: value})
+        req = urllib.request.Request(f"http://127.0.0.1:{LISTEN}{path}",
+                                     headers={header: prefix + token})
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 got = r.status
@@ -226,7 +237,7 @@ class Bench:
                 variant, scenarios = CONFIGS[cfg]
                 envoy = self.envoy(variant, OUT / f"envoy-{cfg}.log")
                 try:
-                    offsets = {"dex": 0, "alb": 0}
+                    offsets = {"dex": 0, "alb": 0, "session": 0}
                     for name, kind, mode, path, status in scenarios:
                         if a.only and a.only not in name:
                             continue
@@ -280,7 +291,7 @@ def machine(envoy):
 def main():
     p = argparse.ArgumentParser()
     for name in ["envoy", "wasm", "noop", "tool", "authz", "table", "big_table", "warm_dex",
-                 "warm_alb", "fresh_dex", "fresh_alb"]:
+                 "warm_alb", "warm_session", "fresh_dex", "fresh_alb"]:
         p.add_argument("--" + name.replace("_", "-"), required=True)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--lat-seconds", type=int, default=2)
@@ -294,7 +305,7 @@ def main():
     p.add_argument("--no-table-load", action="store_true")
     a = p.parse_args()
     a.configs = a.configs.split(",")
-    a.warm = {"dex": a.warm_dex, "alb": a.warm_alb}
+    a.warm = {"dex": a.warm_dex, "alb": a.warm_alb, "session": a.warm_session}
     a.fresh = {"dex": a.fresh_dex, "alb": a.fresh_alb}
     OUT.mkdir(parents=True, exist_ok=True)
     b = Bench(a)

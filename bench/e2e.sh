@@ -63,12 +63,18 @@ for kind in dex alb; do
   fi
 done
 
+# A signed-in browser's session cookie, holding the warm Dex token, sealed as the gateway seals
+# it (the sign-in of policies/, the cookie keys above).
+"$bin/gatehouse-bench" session --table "$out/table.json" --token testdata/tokens/dex-alice.jwt \
+  > "$out/session.txt"
+
 echo "== load: $(uptime)" >&2
 python3 bench/e2e.py \
   --envoy "$envoy" --wasm "$wasm/gatehouse_filter.wasm" --noop "$wasm/gatehouse_noop_filter.wasm" \
   --tool "$bin/gatehouse-bench" --authz "$bin/gatehouse-authz-service" \
   --table "$out/table.json" --big-table "$out/table-100k.json" \
   --warm-dex testdata/tokens/dex-alice.jwt --warm-alb testdata/tokens/alb-alice.alb \
+  --warm-session "$out/session.txt" \
   --fresh-dex "$out/fresh-dex.txt" --fresh-alb "$out/fresh-alb.txt" --fresh-count "$fresh" \
   "$@"
 case " $* " in

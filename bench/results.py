@@ -81,7 +81,9 @@ def main():
       "in its column). G: Gatehouse. `warm`: the same token on every request (verified-token "
       "cache / jwt cache hits); `fresh`: a token never seen before on every request. `allow`: "
       "alice opens `/notebook/alice/nb/lab` (200); `deny`: alice asks for `/notebook/bob/nb/lab` "
-      "(403). B0 and B1 send the Dex token too. The policy is `policies/` (4 namespaces).")
+      "(403). `session`: a signed-in browser's session cookie holding the same Dex token "
+      "(browser sign-in). B0 and B1 send the Dex token too. The policy is `policies/` "
+      "(4 namespaces).")
     w("")
     from e2e import render  # noqa: E402  (same folder)
     w(render(e2e))
@@ -110,6 +112,12 @@ def main():
         w(f"| fresh token: G ≤ 3 × N without cache (RS256) | G {gf['cpu_us']:.1f} µs vs N-nocache "
           f"{nn['cpu_us']:.1f} µs (ratio {gf['cpu_us'] / nn['cpu_us']:.2f}) | "
           f"{verdict(gf['cpu_us'] <= 3 * nn['cpu_us'])} |")
+    gs = row("G", "session-warm-allow")
+    if gs and g:
+        w(f"| browser sign-in: a session cookie costs ≤ a warm bearer token (Envoy CPU/req) | "
+          f"session {gs['cpu_us']:.1f} µs vs bearer {g['cpu_us']:.1f} µs (ratio "
+          f"{gs['cpu_us'] / g['cpu_us']:.2f}); X (oauth2-proxy's ext_authz hop, baseline) "
+          f"{x['cpu_us'] if x else float('nan'):.1f} µs | {verdict(gs['cpu_us'] <= g['cpu_us'])} |")
     if g and x and b0:
         ga, xa = g["p50_us"] - b0["p50_us"], x["p50_us"] - b0["p50_us"]
         ok = xa >= 3 * ga

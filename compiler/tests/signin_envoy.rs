@@ -31,7 +31,8 @@ fn now() -> u64 {
 }
 
 /// policies/, copied into `dir` with its Dex issuer as Kubeflow installs it (in the cluster,
-/// `http://dex.auth.svc.cluster.local:5556/dex`); its sign-in is policies/' own.
+/// `http://dex.auth.svc.cluster.local:5556/dex`); its sign-in is policies/' own, the token
+/// endpoint discovered from the provider's discovery document.
 fn kubeflow_policies(dir: &Path) -> PathBuf {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -54,11 +55,10 @@ fn kubeflow_policies(dir: &Path) -> PathBuf {
             "issuer: https://dex.example.com\n",
             &format!("issuer: {ISSUER}\n"),
         )
-        .replace("https://dex.example.com/keys", &format!("{ISSUER}/keys"))
-        .replace("https://dex.example.com/token", &format!("{ISSUER}/token"));
+        .replace("https://dex.example.com/keys", &format!("{ISSUER}/keys"));
     assert_eq!(
         kubeflow.matches(ISSUER).count(),
-        text.matches(ISSUER).count() + 3,
+        text.matches(ISSUER).count() + 2,
         "policies/issuers.yaml changed shape"
     );
     std::fs::write(&issuers, kubeflow).unwrap();
@@ -239,6 +239,12 @@ fn a_browser_signs_in_through_envoy_rides_its_cookie_and_signs_out() {
         gw.log()
     );
     assert!(gw.stat("wasmcustom.gatehouse.signin.started") >= 1);
+    // The token endpoint came from the provider's discovery document (policies/ names none).
+    assert!(
+        gw.stat("wasmcustom.gatehouse.signin.discovery.updated") >= 1,
+        "{}",
+        gw.log()
+    );
     // The code was exchanged once, through the cluster: the provider's token endpoint.
     assert_eq!(first["provider_counts"]["token"], 1, "{run:#}");
 

@@ -273,10 +273,18 @@ pub struct SignInSpec {
     /// each key 32 bytes in base64url; the first seals new cookies, every one opens them.
     pub cookie_keys_env: String,
     /// Where browsers are sent to sign in: an absolute `https://` URL, or a path on the
-    /// gateway's own host (`/dex/auth`, Kubeflow's Dex behind the gateway).
-    pub authorization_endpoint: String,
-    /// The token endpoint (code exchange), fetched through an Envoy cluster.
-    pub token_endpoint: KeyFetchSpec,
+    /// gateway's own host (`/dex/auth`, Kubeflow's Dex behind the gateway); absent: the
+    /// discovery document's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
+    /// The token endpoint (code exchange), fetched through an Envoy cluster; absent: the
+    /// discovery document's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<KeyFetchSpec>,
+    /// The issuer's discovery document (`/.well-known/openid-configuration`), fetched through
+    /// an Envoy cluster off the request path, for the endpoints not named here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<KeyFetchSpec>,
     /// The issuer's end-session endpoint (absolute or a path), where sign-out sends the
     /// browser next; absent: to `post_sign_out`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -629,3 +629,79 @@ fn missing_secrets_refuse_the_table_naming_the_variable() {
     assert!(e.contains("must hold 32"), "{e}");
     assert!(f.engine().is_none());
 }
+
+#[test]
+fn endpoints_the_policy_leaves_out_come_from_the_discovery_document() {
+    let mut t: serde_json::Value = serde_json::from_str(&table()).unwrap();
+    let si = &mut t["issuers"][0]["sign_in"];
+    si.as_object_mut().unwrap().remove("token_endpoint");
+    si["discovery"] = json!({"url": format!("{ISS}/.well-known/openid-configuration"),
+        "cluster": "outbound|5556||dex.auth.svc.cluster.local"});
+    let mut f = Filter::default().with_env(|name| match name {
+        "DEX_SECRET" => Some("s3cret".into()),
+        "COOKIE_KEYS" => Some(KEYS.into()),
+        _ => None,
+    });
+    f.configure(Some(t.to_string().as_bytes())).unwrap();
+    assert!(f.wants_ticks());
+    // Before the document arrives, a callback cannot exchange its code.
+    let s = {
+        let (_, cookie, state) = start(&mut f, "/");
+        (cookie, state)
+    };
+    let mut cb = browser(&format!("/oauth2/callback?code=c&state={}", s.1), &s.0);
+    assert_eq!(
+        f.on_request(&mut cb),
+        Outcome::Denied(DenyReason::SignInFailed)
+    );
+    assert!(
+        cb.logs.iter().any(|l| l.contains("not known yet")),
+        "{:?}",
+        cb.logs
+    );
+    // The root context's tick fetches it through the issuer's cluster.
+    let mut root = MockHost::new(&[]);
+    f.on_tick(1_000, &mut root);
+    assert_eq!(
+        root.fetches,
+        [(
+            "outbound|5556||dex.auth.svc.cluster.local".to_string(),
+            "dex.auth.svc.cluster.local:5556".to_string(),
+            "/dex/.well-known/openid-configuration".to_string()
+        )]
+    );
+    // A document of another issuer is refused; the issuer's own is taken.
+    let other =
+        json!({"issuer": "https://evil.example", "token_endpoint": "https://evil.example/token"});
+    f.on_fetch_response(1, 200, &[], other.to_string().as_bytes(), 1_100, &mut root);
+    assert!(root
+        .counters
+        .contains(&"gatehouse.signin.discovery.refused".into()));
+    f.on_tick(1_000_000, &mut root);
+    let doc = json!({"issuer": ISS, "authorization_endpoint": format!("{ISS}/auth"),
+        "token_endpoint": format!("{ISS}/token")});
+    f.on_fetch_response(
+        2,
+        200,
+        &[],
+        doc.to_string().as_bytes(),
+        1_000_100,
+        &mut root,
+    );
+    assert!(root
+        .counters
+        .contains(&"gatehouse.signin.discovery.updated".into()));
+    let mut cb = browser(&format!("/oauth2/callback?code=c&state={}", s.1), &s.0);
+    let Outcome::Exchanging(_) = f.on_request(&mut cb) else {
+        panic!("{:?}", cb.response)
+    };
+    assert_eq!(cb.posts[0].path, "/dex/token");
+    assert_eq!(
+        cb.posts[0].cluster,
+        "outbound|5556||dex.auth.svc.cluster.local"
+    );
+    // The policy's authorization endpoint wins over the document's (browsers reach Dex through
+    // the gateway, not at its in-cluster address).
+    let (h, _, _) = start(&mut f, "/");
+    assert!(h.reply_headers("location")[0].starts_with("/dex/auth?"));
+}

@@ -39,6 +39,15 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
     },
+    /// Prints the `Cookie` header of a browser session holding the ID token in TOKEN, sealed
+    /// with the sign-in of TABLE under the cookie keys in the environment (as the gateway
+    /// seals it after a sign-in).
+    Session {
+        #[arg(long)]
+        table: PathBuf,
+        #[arg(long)]
+        token: PathBuf,
+    },
     /// Prints the Envoy bootstrap (JSON) of a variant: b0, b1, n, n-nocache, x, g.
     Envoy {
         variant: String,
@@ -124,6 +133,7 @@ fn run(cli: Cli) -> Result<(), String> {
             user,
             ttl,
         } => tokens(&kind, count, &user, ttl),
+        Command::Session { table, token } => session(&table, &token),
         Command::Envoy {
             variant,
             listen,
@@ -150,6 +160,19 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn session(table: &PathBuf, token: &PathBuf) -> Result<(), String> {
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("`{}`: {e}", p.display()));
+    let engine = gatehouse_filter::Engine::from_json(&read(table)?).map_err(|e| e.to_string())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let sign_in = gatehouse_filter::signin::SignIn::from_table(&engine.table, &env)?
+        .ok_or("the table has no sign-in")?;
+    let id_token = String::from_utf8(read(token)?).map_err(|e| e.to_string())?;
+    let cookies = sign_in.session_cookies(id_token.trim())?;
+    let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    println!("{}", header.join("; "));
+    Ok(())
 }
 
 fn main() -> ExitCode {

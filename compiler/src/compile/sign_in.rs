@@ -73,37 +73,56 @@ pub(crate) fn compile(jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<
             );
         }
     }
-    if let Err(why) = browser_url(&s.authorization_endpoint) {
-        error(
-            ctx,
-            "authorizationEndpoint",
-            format!("`{}` {why}", s.authorization_endpoint),
-            "Kubeflow's Dex behind the gateway: `/dex/auth`",
-        );
+    if let Some(a) = &s.authorization_endpoint {
+        if let Err(why) = browser_url(a) {
+            error(
+                ctx,
+                "authorizationEndpoint",
+                format!("`{a}` {why}"),
+                "Kubeflow's Dex behind the gateway: `/dex/auth`",
+            );
+        }
     }
     if let Some(end) = &s.end_session_endpoint {
         if let Err(why) = browser_url(end) {
             error(ctx, "endSessionEndpoint", format!("`{end}` {why}"), "");
         }
     }
-    let token = match FetchUrl::parse(&s.token_endpoint) {
-        Ok(u) => Some(KeyFetchSpec {
-            cluster: u.cluster_name(),
-            url: s.token_endpoint.clone(),
-        }),
-        Err(why) => {
-            error(
-                ctx,
-                "tokenEndpoint",
-                format!(
-                    "`{}` is not a URL the gateway can fetch: {why}",
-                    s.token_endpoint
-                ),
-                "Kubeflow's Dex: `http://dex.auth.svc.cluster.local:5556/dex/token`",
-            );
-            None
+    let fetch = |ctx: &mut Ctx<'_>, field: &'static str, url: &str, hint: &str| {
+        match FetchUrl::parse(url) {
+            Ok(u) => Some(KeyFetchSpec {
+                cluster: u.cluster_name(),
+                url: url.to_owned(),
+            }),
+            Err(why) => {
+                error(
+                    ctx,
+                    field,
+                    format!("`{url}` is not a URL the gateway can fetch: {why}"),
+                    hint,
+                );
+                None
+            }
         }
     };
+    let token = s.token_endpoint.as_deref().map(|t| {
+        fetch(
+            ctx,
+            "tokenEndpoint",
+            t,
+            "Kubeflow's Dex: `http://dex.auth.svc.cluster.local:5556/dex/token`",
+        )
+    });
+    // The endpoints the policy does not name come from the issuer's discovery document.
+    let wants_discovery = s.discovery_uri.is_some()
+        || s.authorization_endpoint.is_none()
+        || s.token_endpoint.is_none();
+    let discovery = wants_discovery.then(|| {
+        let url = s.discovery_uri.clone().unwrap_or_else(|| {
+            format!("{}/.well-known/openid-configuration", jwt.issuer.trim_end_matches('/'))
+        });
+        fetch(ctx, "discoveryUri", &url, "name `tokenEndpoint` and `authorizationEndpoint`, or a `discoveryUri` the gateway can fetch")
+    });
     let redirect_path = s
         .redirect_path
         .clone()
@@ -217,7 +236,8 @@ pub(crate) fn compile(jwt: &JwtIn, doc: &Document, ctx: &mut Ctx<'_>) -> Option<
         client_secret_env: secret_env,
         cookie_keys_env: keys_env,
         authorization_endpoint: s.authorization_endpoint.clone(),
-        token_endpoint: token?,
+        token_endpoint: token.flatten(),
+        discovery: discovery.flatten(),
         end_session_endpoint: s.end_session_endpoint.clone(),
         redirect_path,
         sign_out_path,
@@ -281,7 +301,12 @@ pub(crate) fn check_table<'d>(
     let Ok(engine) = Engine::load(bare, Provenance::Drop) else {
         return;
     };
-    let mut pages = vec![("authorizationEndpoint", s.authorization_endpoint.as_str())];
+    let mut pages: Vec<(&'static str, &str)> = Vec::new();
+    pages.extend(
+        s.authorization_endpoint
+            .as_deref()
+            .map(|a| ("authorizationEndpoint", a)),
+    );
     pages.extend(
         s.end_session_endpoint
             .as_deref()

@@ -120,10 +120,15 @@ pub struct SignInIn {
     pub client_secret_env: Option<String>,
     /// Environment variable with the cookie keys (default `GATEHOUSE_COOKIE_KEYS`).
     pub cookie_keys_env: Option<String>,
-    /// Where browsers sign in: `https://…`, or a path on the gateway (`/dex/auth`).
-    pub authorization_endpoint: String,
-    /// The token endpoint, reached through an Envoy cluster.
-    pub token_endpoint: String,
+    /// Where browsers sign in: `https://…`, or a path on the gateway (`/dex/auth`); default:
+    /// the discovery document's.
+    pub authorization_endpoint: Option<String>,
+    /// The token endpoint, reached through an Envoy cluster; default: the discovery
+    /// document's.
+    pub token_endpoint: Option<String>,
+    /// The discovery document (default `<issuer>/.well-known/openid-configuration`, fetched
+    /// when an endpoint is not named).
+    pub discovery_uri: Option<String>,
     /// The end-session endpoint, where sign-out sends the browser next.
     pub end_session_endpoint: Option<String>,
     /// The callback path (default `/oauth2/callback`).

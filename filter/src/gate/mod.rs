@@ -538,6 +538,10 @@ impl Filter {
         );
         // Keys or issuers may have changed: earlier verifications no longer count.
         self.cache = TokenCache::new(engine.gateway().token_cache_size);
+        let mut sign_in = sign_in;
+        if let (Some(new), Some(old)) = (&mut sign_in, &self.sign_in) {
+            new.adopt(old);
+        }
         self.sign_in = sign_in;
         self.engine = Some(engine);
         self.generation += 1;
@@ -558,9 +562,15 @@ impl Filter {
         self.generation
     }
 
-    /// Whether the worker needs timer ticks: live keys, or a table source to poll.
+    /// Whether the worker needs timer ticks: live keys, a table source to poll, or a sign-in's
+    /// discovery document.
     pub fn wants_ticks(&self) -> bool {
-        self.live.is_some() || self.source.is_some()
+        self.live.is_some()
+            || self.source.is_some()
+            || self
+                .sign_in
+                .as_ref()
+                .is_some_and(|s| s.discovery().is_some())
     }
 
     /// The table in force.
@@ -662,10 +672,25 @@ impl Filter {
         if let Some(source) = &mut self.source {
             source.on_tick(now_ms, host);
         }
+        if let Some(discovery) = self.sign_in.as_mut().and_then(SignIn::discovery_mut) {
+            discovery.on_tick(now_ms, host);
+        }
+    }
+
+    /// The sign-in's discovery, when fetch `token` is its.
+    fn discovery_of(&mut self, token: u32) -> Option<&mut crate::signin::discovery::Discovery> {
+        self.sign_in
+            .as_mut()
+            .and_then(SignIn::discovery_mut)
+            .filter(|d| d.owns(token))
     }
 
     /// The largest answer read for fetch `token`, bytes (`None`: no fetch of ours).
     pub fn fetch_body_cap(&self, token: u32) -> Option<usize> {
+        let discovery = self.sign_in.as_ref().and_then(SignIn::discovery);
+        if discovery.is_some_and(|d| d.owns(token)) {
+            return Some(crate::signin::discovery::MAX_DISCOVERY_BYTES);
+        }
         match &self.source {
             Some(source) if source.owns(token) => Some(source.max_bytes()),
             _ => self.live.as_ref().map(|l| l.bounds().max_body_bytes),
@@ -682,6 +707,10 @@ impl Filter {
         now_ms: u64,
         host: &mut F,
     ) {
+        if let Some(discovery) = self.discovery_of(token) {
+            discovery.on_response(status, body, now_ms, host);
+            return;
+        }
         if let Some(source) = self.source.as_mut().filter(|s| s.owns(token)) {
             if let Fetched::Load(at) =
                 source.on_response(token, status, headers, body, now_ms, host)
@@ -724,6 +753,10 @@ impl Filter {
         now_ms: u64,
         host: &mut F,
     ) {
+        if let Some(discovery) = self.discovery_of(token) {
+            discovery.on_failure(reason, now_ms, host);
+            return;
+        }
         if let Some(source) = self.source.as_mut().filter(|s| s.owns(token)) {
             source.on_failure(token, reason, now_ms, host);
             return;

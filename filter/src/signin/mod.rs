@@ -11,6 +11,7 @@
 //! values, URLs and bodies of one sign-in).
 
 pub mod cookie;
+pub mod discovery;
 pub mod flow;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use crate::live::FetchUrl;
 use crate::reason::DenyReason;
 use crate::table::{IssuerSpec, SignInSpec, Table};
 use cookie::{CookieAttributes, CookieKeys};
+use discovery::Discovery;
 use flow::{Callback, Started};
 
 /// The most one sign-in exchange may hold its callback request, milliseconds: the token
@@ -34,8 +36,11 @@ pub struct SignIn {
     spec: SignInSpec,
     keys: CookieKeys,
     client_secret: String,
-    token: FetchUrl,
+    /// The token endpoint the policy names, and its cluster.
+    token: Option<(FetchUrl, String)>,
     attrs: CookieAttributes,
+    /// The endpoints the policy leaves to the issuer's discovery document.
+    discovery: Option<Discovery>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -135,12 +140,29 @@ impl SignIn {
                     jwt.name, spec.cookie_keys_env
                 )
             })?;
-        let token = FetchUrl::parse(&spec.token_endpoint.url).map_err(|e| {
-            format!(
-                "sign-in of issuer `{}`: token endpoint `{}`: {e}",
-                jwt.name, spec.token_endpoint.url
-            )
-        })?;
+        let token = match &spec.token_endpoint {
+            Some(t) => Some((
+                FetchUrl::parse(&t.url).map_err(|e| {
+                    format!(
+                        "sign-in of issuer `{}`: token endpoint `{}`: {e}",
+                        jwt.name, t.url
+                    )
+                })?,
+                t.cluster.clone(),
+            )),
+            None => None,
+        };
+        let discovery = spec
+            .discovery
+            .as_ref()
+            .map(|d| Discovery::new(&jwt.name, &jwt.issuer, d))
+            .transpose()?;
+        if discovery.is_none() && (token.is_none() || spec.authorization_endpoint.is_none()) {
+            return Err(format!(
+                "sign-in of issuer `{}`: without a discovery document it needs both the authorization and the token endpoint",
+                jwt.name
+            ));
+        }
         Ok(Some(SignIn {
             issuer: jwt.name.clone(),
             iss: jwt.issuer.clone(),
@@ -152,12 +174,58 @@ impl SignIn {
             keys,
             client_secret,
             token,
+            discovery,
         }))
     }
 
     /// The settings.
     pub fn spec(&self) -> &SignInSpec {
         &self.spec
+    }
+
+    /// The issuer's discovery, when the policy leaves endpoints to it.
+    pub fn discovery(&self) -> Option<&Discovery> {
+        self.discovery.as_ref()
+    }
+
+    /// The issuer's discovery, to drive (ticks, answers).
+    pub fn discovery_mut(&mut self) -> Option<&mut Discovery> {
+        self.discovery.as_mut()
+    }
+
+    /// Keeps what the sign-in `old` (of the table before) discovered of the same document.
+    pub fn adopt(&mut self, old: &SignIn) {
+        if let (Some(new), Some(old)) = (&mut self.discovery, &old.discovery) {
+            new.adopt(old);
+        }
+    }
+
+    fn found(&self) -> Option<&discovery::Discovered> {
+        self.discovery.as_ref().and_then(Discovery::found)
+    }
+
+    /// Where browsers sign in: the policy's, else the discovery document's.
+    fn authorization_endpoint(&self) -> Option<&str> {
+        self.spec
+            .authorization_endpoint
+            .as_deref()
+            .or_else(|| self.found()?.authorization.as_deref())
+    }
+
+    /// The token endpoint and its cluster: the policy's, else the discovery document's.
+    fn token_endpoint(&self) -> Option<(&FetchUrl, &str)> {
+        self.token
+            .as_ref()
+            .or_else(|| self.found()?.token.as_ref())
+            .map(|(u, c)| (u, c.as_str()))
+    }
+
+    /// The end-session endpoint: the policy's, else the discovery document's.
+    fn end_session_endpoint(&self) -> Option<&str> {
+        self.spec
+            .end_session_endpoint
+            .as_deref()
+            .or_else(|| self.found()?.end_session.as_deref())
     }
 
     fn signin_cookie(&self) -> String {
@@ -272,6 +340,10 @@ impl SignIn {
         let redirect_uri = self
             .redirect_uri(headers)
             .ok_or("the request's authority is not a host name")?;
+        let endpoint = self
+            .authorization_endpoint()
+            .ok_or("the authorization endpoint is not known yet (the discovery document has not arrived)")?
+            .to_owned();
         let started = Started::new(return_to, now)?;
         let sealed = Pending {
             started: started.clone(),
@@ -280,7 +352,7 @@ impl SignIn {
         let text = serde_json::to_vec(&sealed).map_err(|e| e.to_string())?;
         let cookie = self.keys.seal(&self.purpose("signin"), &text)?;
         let location = flow::authorization_url(
-            &self.spec.authorization_endpoint,
+            &endpoint,
             &self.spec.client_id,
             &redirect_uri,
             &self.spec.scopes,
@@ -365,6 +437,12 @@ impl SignIn {
                 format!("the issuer answered `{shown}`"),
             ));
         }
+        let (token_url, cluster) = self.token_endpoint().ok_or_else(|| {
+            refuse(
+                DenyReason::SignInFailed,
+                "the token endpoint is not known yet (the discovery document has not arrived)",
+            )
+        })?;
         let code = code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| refuse(DenyReason::SignInFailed, "the callback has no `code`"))?;
@@ -381,9 +459,9 @@ impl SignIn {
             ("accept", "application/json"),
         ];
         let fetch = post(
-            &self.spec.token_endpoint.cluster,
-            &self.token.authority,
-            &self.token.path,
+            cluster,
+            &token_url.authority,
+            &token_url.path,
             &headers,
             body.as_bytes(),
             EXCHANGE_TIMEOUT_MS,
@@ -440,20 +518,14 @@ impl SignIn {
             ));
         }
         verify(&id_token)?;
-        let sealed = self
-            .keys
-            .seal(&self.purpose("session"), id_token.as_bytes())
-            .map_err(failed)?;
-        let parts = cookie::split(&sealed)
-            .ok_or_else(|| failed("the ID token is too large to keep in cookies".into()))?;
+        let cookies = self.session_cookies(&id_token).map_err(failed)?;
         let max_age = exp - now;
         let mut headers = vec![("location".to_owned(), exchange.return_to.clone())];
-        let n = parts.len();
-        for (i, part) in parts.iter().enumerate() {
-            let name = cookie::chunk_name(&self.spec.cookie_name, i);
+        let n = cookies.len();
+        for (name, value) in &cookies {
             headers.push((
                 "set-cookie".into(),
-                self.attrs.set_cookie(&name, part, max_age),
+                self.attrs.set_cookie(name, value, max_age),
             ));
         }
         for i in n..cookie::MAX_CHUNKS {
@@ -462,6 +534,19 @@ impl SignIn {
         }
         headers.push(self.clear_signin());
         Ok(redirect(headers))
+    }
+
+    /// The session cookies (name, value) that keep `id_token`: sealed, split when large.
+    pub fn session_cookies(&self, id_token: &str) -> Result<Vec<(String, String)>, String> {
+        let sealed = self
+            .keys
+            .seal(&self.purpose("session"), id_token.as_bytes())?;
+        let parts = cookie::split(&sealed).ok_or("the ID token is too large to keep in cookies")?;
+        Ok(parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| (cookie::chunk_name(&self.spec.cookie_name, i), part))
+            .collect())
     }
 
     /// Sign-out: clears the cookies and sends the browser to the issuer's end-session
@@ -480,7 +565,7 @@ impl SignIn {
             Some((session_id(s)?.to_owned(), exp, token))
         });
         let after = &self.spec.post_sign_out;
-        let location = match (&self.spec.end_session_endpoint, &opened) {
+        let location = match (self.end_session_endpoint(), &opened) {
             (Some(end), Some((_, _, token))) => {
                 let absolute = match (after.starts_with('/'), self.origin(headers)) {
                     (true, Some(origin)) => format!("{origin}{after}"),
