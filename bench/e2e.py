@@ -65,7 +65,17 @@ CONFIGS = {
         ("alb-fresh-allow", "alb", "fresh", ALLOW_PATH, 200),
         ("alb-fresh-deny", "alb", "fresh", DENY_PATH, 403),
     ]),
+    # Gatehouse with two Envoy workers (both cores; wrk shares core 1): the per-worker caches
+    # and the proxy's shared one. CPU per request compares; requests/s does not.
+    "G-c2": ("g", [
+        ("dex-warm-allow", "dex", "warm", ALLOW_PATH, 200),
+        ("dex-fresh-allow", "dex", "fresh", ALLOW_PATH, 200),
+        ("alb-fresh-allow", "alb", "fresh", ALLOW_PATH, 200),
+    ]),
 }
+
+# Envoy worker threads per configuration (default 1, pinned to core 0).
+CONCURRENCY = {"G-c2": 2}
 
 # How each token kind travels: header and value prefix. `session`: the browser sign-in's
 # session cookie holding the warm Dex token (`gatehouse-bench session`), as a signed-in browser
@@ -152,7 +162,7 @@ class Bench:
         self.procs.append(p)
         return p
 
-    def envoy(self, variant, log_path, table=None):
+    def envoy(self, variant, log_path, table=None, concurrency=1):
         cfg = OUT / f"envoy-{variant}.json"
         cmd = [self.a.tool, "envoy", variant, "--listen", f"127.0.0.1:{LISTEN}",
                "--upstream", f"127.0.0.1:{UPSTREAM}", "--admin", f"127.0.0.1:{ADMIN}",
@@ -161,8 +171,10 @@ class Bench:
         cmd += ["--wasm", self.a.noop if variant == "b1" else self.a.wasm]
         with open(cfg, "w") as f:
             subprocess.run(cmd, stdout=f, check=True)
-        p = self.start([self.a.envoy, "-c", str(cfg), "--concurrency", "1", "--base-id", "48",
-                        "--log-level", "info", "--disable-hot-restart"], 0, log_path)
+        cpus = ",".join(str(c) for c in range(concurrency))
+        p = self.start([self.a.envoy, "-c", str(cfg), "--concurrency", str(concurrency),
+                        "--base-id", "48", "--log-level", "info", "--disable-hot-restart"],
+                       cpus, log_path)
         wait_port(LISTEN, p)
         return p
 
@@ -235,7 +247,8 @@ class Bench:
             log(f"round {r + 1}/{a.rounds}: {' '.join(order)}")
             for cfg in order:
                 variant, scenarios = CONFIGS[cfg]
-                envoy = self.envoy(variant, OUT / f"envoy-{cfg}.log")
+                envoy = self.envoy(variant, OUT / f"envoy-{cfg}.log",
+                                   concurrency=CONCURRENCY.get(cfg, 1))
                 try:
                     offsets = {"dex": 0, "alb": 0, "session": 0}
                     for name, kind, mode, path, status in scenarios:

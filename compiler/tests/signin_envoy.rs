@@ -207,6 +207,7 @@ fn a_browser_signs_in_through_envoy_rides_its_cookie_and_signs_out() {
         // Kubeflow's Dex VirtualService: the browser reaches Dex through the gateway.
         routes: vec![json!({"match": {"prefix": "/dex/"}, "route": {"cluster": CLUSTER}})],
         env: Vec::new(),
+        concurrency: None,
     };
     let gw = Gateway::launch_more(&envoy, &wasm, &table, Upstream::Echo, more);
     assert_eq!(gw.ecds_stat("update_success"), 1, "{}", gw.log());

@@ -18,8 +18,8 @@ use crate::token::{Source, VerifiedToken};
 pub type TokenKey = [u8; 16];
 
 /// The secret a cache keys tokens with.
-#[derive(Clone)]
-struct Secret(u64, u64);
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(u64, u64);
 
 impl Secret {
     /// A fresh secret: std's `RandomState` draws its keys from the system's randomness (WASI
@@ -27,6 +27,23 @@ impl Secret {
     fn random() -> Secret {
         let state = std::hash::RandomState::new();
         Secret(state.hash_one(0u8), state.hash_one(1u8))
+    }
+
+    /// The secret's 16 bytes (to share it with the proxy's other workers).
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.0.to_le_bytes());
+        out[8..].copy_from_slice(&self.1.to_le_bytes());
+        out
+    }
+
+    /// A secret from [`Secret::to_bytes`]; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Secret> {
+        let (a, b) = bytes.split_at_checked(8)?;
+        Some(Secret(
+            u64::from_le_bytes(a.try_into().ok()?),
+            u64::from_le_bytes(b.try_into().ok()?),
+        ))
     }
 }
 
@@ -48,6 +65,7 @@ pub struct TokenCache {
     order: VecDeque<(TokenKey, u64)>,
     capacity: usize,
     generation: u64,
+    tag: u64,
 }
 
 impl TokenCache {
@@ -60,6 +78,32 @@ impl TokenCache {
             order: VecDeque::new(),
             capacity,
             generation: 0,
+            tag: 0,
+        }
+    }
+
+    /// The cache, for tokens verified under the table tagged `tag` (see [`crate::shared`]).
+    pub fn tagged(mut self, tag: u64) -> TokenCache {
+        self.tag = tag;
+        self
+    }
+
+    /// The tag of the table its tokens were verified under.
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// The cache's secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Keys tokens under `secret` from now on (the proxy's shared one), dropping what was
+    /// cached under the old one.
+    pub fn use_secret(&mut self, secret: Secret) {
+        if secret != self.secret {
+            self.secret = secret;
+            self.clear();
         }
     }
 

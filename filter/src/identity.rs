@@ -1,7 +1,7 @@
 //! Who a request is, once its token verified: what the verifiers produce and the ACL reads.
 
 /// A verified identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The user (email, `sub`, or `system:serviceaccount:<ns>:<name>`).
     pub user: String,

@@ -22,6 +22,7 @@ pub mod path;
 pub mod pipeline;
 pub mod reason;
 pub mod route;
+pub mod shared;
 pub mod signin;
 pub mod table;
 pub mod token;

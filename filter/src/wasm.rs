@@ -488,20 +488,14 @@ impl Host for WasmHost<'_> {
         self.context_id
     }
 
-    fn is_signed_out(&self, id: &str) -> bool {
-        // Shared data is the proxy's, seen by every worker: a sign-out on one holds on all.
-        matches!(
-            hostcalls::get_shared_data(&signed_out_key(id)),
-            Ok((Some(until), _)) if until.len() == 8
-        )
+    fn shared_get(&self, key: &str) -> Option<Vec<u8>> {
+        // Shared data is the proxy's, seen by every worker.
+        hostcalls::get_shared_data(key)
+            .ok()
+            .and_then(|(value, _)| value)
     }
 
-    fn record_sign_out(&mut self, id: &str, until: u64) {
-        let _ = hostcalls::set_shared_data(&signed_out_key(id), Some(&until.to_le_bytes()), None);
+    fn shared_set(&mut self, key: &str, value: &[u8]) {
+        let _ = hostcalls::set_shared_data(key, Some(value), None);
     }
-}
-
-/// The shared-data key that marks a session signed out.
-fn signed_out_key(id: &str) -> String {
-    format!("gatehouse.signed_out.{id}")
 }

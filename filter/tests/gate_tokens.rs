@@ -177,3 +177,110 @@ fn an_issuer_without_a_maximum_lifetime_gets_a_day() {
         );
     }
 }
+
+/// Two workers of one proxy: their hosts share one shared-data map.
+fn on_worker(
+    f: &mut Filter,
+    token: &str,
+    shared: &std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>>,
+) -> (Outcome, MockHost) {
+    let auth = format!("Bearer {token}");
+    let mut host = MockHost::new(&[
+        (":method", "GET"),
+        (":path", "/notebook/team-a/nb/"),
+        ("authorization", &auth),
+    ]);
+    host.now = NOW;
+    host.shared = shared.clone();
+    let out = f.on_request(&mut host);
+    (out, host)
+}
+
+#[test]
+fn a_token_verified_on_one_worker_is_not_verified_again_on_another() {
+    let shared = std::rc::Rc::new(std::cell::RefCell::new(std::collections::HashMap::new()));
+    let mut workers: Vec<Filter> = (0..4).map(|_| Filter::default()).collect();
+    for w in &mut workers {
+        w.configure(Some(table_with_dex().as_bytes())).unwrap();
+    }
+    let t = token("alice@example.com", NOW + 60);
+    let mut misses = 0;
+    let mut shared_hits = 0;
+    for w in &mut workers {
+        let (out, host) = on_worker(w, &t, &shared);
+        assert_eq!(out, Outcome::Continue);
+        assert_eq!(
+            host.header("kubeflow-userid").as_deref(),
+            Some("alice@example.com")
+        );
+        misses += host
+            .counters
+            .iter()
+            .filter(|c| *c == "gatehouse.token_cache.miss")
+            .count();
+        shared_hits += host
+            .counters
+            .iter()
+            .filter(|c| *c == "gatehouse.token_cache.shared_hit")
+            .count();
+    }
+    assert_eq!(
+        (misses, shared_hits),
+        (1, 3),
+        "one signature check for the proxy"
+    );
+    // No token text in the shared data: only the secret and the slot.
+    let text: Vec<String> = shared
+        .borrow()
+        .values()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert!(text.iter().all(|v| !v.contains(&t[..40])), "{text:?}");
+
+    // A slot holding anything but this token's entry is a miss: the token is verified again.
+    let slots: Vec<String> = shared
+        .borrow()
+        .keys()
+        .filter(|k| k.starts_with("gatehouse.cache.") && *k != "gatehouse.cache.secret")
+        .cloned()
+        .collect();
+    assert_eq!(slots.len(), 1);
+    for garbage in [b"not json".to_vec(), vec![b'{'; 20_000]] {
+        shared.borrow_mut().insert(slots[0].clone(), garbage);
+        let mut fresh = Filter::default();
+        fresh.configure(Some(table_with_dex().as_bytes())).unwrap();
+        let (out, host) = on_worker(&mut fresh, &t, &shared);
+        assert_eq!(out, Outcome::Continue);
+        assert!(host.counters.contains(&"gatehouse.token_cache.miss".into()));
+    }
+    let mut later = Filter::default();
+    later
+        .configure(Some(table_with_dex_retiring(Some(NOW + 3600)).as_bytes()))
+        .unwrap();
+    let (out, host) = on_worker(&mut later, &t, &shared);
+    assert_eq!(out, Outcome::Continue);
+    assert!(
+        host.counters.contains(&"gatehouse.token_cache.miss".into()),
+        "another table: verified again"
+    );
+    assert_eq!(
+        host.header("kubeflow-userid").as_deref(),
+        Some("alice@example.com")
+    );
+    let mut expired = Filter::default();
+    expired
+        .configure(Some(table_with_dex().as_bytes()))
+        .unwrap();
+    let auth = format!("Bearer {t}");
+    let mut h = MockHost::new(&[
+        (":method", "GET"),
+        (":path", "/notebook/team-a/nb/"),
+        ("authorization", &auth),
+    ]);
+    h.now = NOW + 3600;
+    h.shared = shared.clone();
+    assert_eq!(
+        expired.on_request(&mut h),
+        Outcome::Denied(DenyReason::TokenExpired)
+    );
+}

@@ -422,7 +422,7 @@ fn sign_out_ends_the_session_on_every_worker_and_a_replay_is_refused() {
         .any(|c| c.starts_with("__Host-gatehouse=;")));
     // The cookie replayed after sign-out (the same proxy's shared data) is refused.
     let mut replay = browser("/notebook/team-a/nb/", &session);
-    replay.signed_out = out.signed_out.clone();
+    replay.shared = out.shared.clone();
     replay.headers.retain(|(k, _)| k != "accept");
     assert_eq!(
         f.on_request(&mut replay),
@@ -436,7 +436,7 @@ fn sign_out_ends_the_session_on_every_worker_and_a_replay_is_refused() {
         "another proxy's shared data knows nothing"
     );
     r = browser("/notebook/team-a/nb/", &session);
-    r.signed_out = out.signed_out.clone();
+    r.shared = out.shared.clone();
     r.headers.retain(|(k, _)| k != "accept");
     assert_eq!(
         f.on_request(&mut r),

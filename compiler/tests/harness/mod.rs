@@ -164,6 +164,8 @@ pub struct More {
     pub routes: Vec<serde_json::Value>,
     /// Environment variables of the Envoy process.
     pub env: Vec<(String, String)>,
+    /// Envoy's worker threads (default 1).
+    pub concurrency: Option<u32>,
 }
 
 /// A running Envoy (+ echo upstream) started from the standalone configuration that
@@ -234,6 +236,7 @@ impl Gateway {
             clusters,
             routes,
             mut env,
+            concurrency,
         } = more;
         // The sign-in of policies/ reads its secrets from Envoy's environment (test values).
         for (name, value) in TEST_SIGN_IN_ENV {
@@ -288,7 +291,8 @@ impl Gateway {
         let mut child = Command::new(envoy)
             .arg("-c")
             .arg(&cfg_path)
-            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+            .args(["--use-dynamic-base-id", "-l", "info"])
+            .args(["--concurrency", &concurrency.unwrap_or(1).to_string()])
             .args(["--file-flush-interval-msec", "100"])
             .arg("--log-path")
             .arg(&log)

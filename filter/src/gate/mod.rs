@@ -20,6 +20,7 @@ use crate::engine::{Engine, Provenance, Verdict};
 use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
+use crate::shared;
 use crate::signin::{Exchange, SignIn};
 use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
 use crate::wire::{self, Form};
@@ -56,14 +57,13 @@ pub trait Host: FetchHost {
     fn context_id(&self) -> u32 {
         0
     }
-    /// Whether the sign-in session known by `id` was signed out, on any worker of this proxy
-    /// (a host without shared state knows of none).
-    fn is_signed_out(&self, _id: &str) -> bool {
-        false
+    /// A value of the proxy's shared data, seen by every worker (`None`: absent, or a host
+    /// without shared data).
+    fn shared_get(&self, _key: &str) -> Option<Vec<u8>> {
+        None
     }
-    /// Records that the session `id` was signed out; its ID token expires at `until` (Unix
-    /// seconds), after which the cookie is refused anyway.
-    fn record_sign_out(&mut self, _id: &str, _until: u64) {}
+    /// Sets a value of the proxy's shared data (a host without shared data drops it).
+    fn shared_set(&mut self, _key: &str, _value: &[u8]) {}
 }
 
 /// A request held for its issuer's keys, or for the first table: what the host keeps until it
@@ -343,28 +343,39 @@ fn verify<H: Host>(
             // the token verified (retirement by `not_after`, withdrawal by its issuer); a key
             // no longer in force sends the token through full verification again, which
             // refuses it with its reason.
-            let hit = cache.get(&key, now).filter(|hit| {
+            let in_force = |hit: &VerifiedToken| {
                 let key_ok =
                     verifiers.key_in_force(&hit.identity.issuer, hit.kid.as_deref(), now, live);
                 key_ok.is_ok()
-            });
+            };
+            let hit = cache.get(&key, now).filter(in_force);
+            // Not in this worker's cache: another worker of the proxy may have verified it.
+            let shared = || shared::get(host, &key, cache.tag(), now).filter(in_force);
             let verified = match hit {
                 Some(hit) => {
                     host.count("gatehouse.token_cache.hit");
                     hit
                 }
-                None => {
-                    cache.remove(&key);
-                    host.count("gatehouse.token_cache.miss");
-                    let verified = match (source, sign_in) {
-                        (Source::Session, Some(si)) => {
-                            signin::verify_session(si, verifiers, token, now, leeway, live)?
-                        }
-                        _ => verifiers.verify(source, token, now, leeway, live, &mut ())?,
-                    };
-                    cache.insert(key, verified.clone());
-                    verified
-                }
+                None => match shared() {
+                    Some(verified) => {
+                        host.count("gatehouse.token_cache.shared_hit");
+                        cache.insert(key, verified.clone());
+                        verified
+                    }
+                    None => {
+                        cache.remove(&key);
+                        host.count("gatehouse.token_cache.miss");
+                        let verified = match (source, sign_in) {
+                            (Source::Session, Some(si)) => {
+                                signin::verify_session(si, verifiers, token, now, leeway, live)?
+                            }
+                            _ => verifiers.verify(source, token, now, leeway, live, &mut ())?,
+                        };
+                        shared::put(host, &key, cache.tag(), &verified);
+                        cache.insert(key, verified.clone());
+                        verified
+                    }
+                },
             };
             used.saw(source, token);
             Ok(verified)
@@ -392,6 +403,8 @@ pub struct Filter {
     sign_in: Option<SignIn>,
     /// Where the sign-in's secrets are read (the Wasm VM's environment).
     env: Box<EnvReader>,
+    /// Whether the token cache keys tokens under the proxy's shared secret yet.
+    secret_shared: bool,
 }
 
 /// Reads an environment variable of the Wasm VM.
@@ -408,8 +421,19 @@ impl Default for Filter {
             generation: 0,
             sign_in: None,
             env: Box::new(|name| std::env::var(name).ok()),
+            secret_shared: false,
         }
     }
+}
+
+/// What a shared cache entry must have been verified under: the table's issuers and gateway
+/// settings (keys, audiences, claims, leeway), hashed. Another table makes every entry a miss.
+fn table_tag(table: &crate::table::Table) -> u64 {
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher24::new();
+    h.write(&serde_json::to_vec(&table.issuers).unwrap_or_default());
+    h.write(&serde_json::to_vec(&table.gateway).unwrap_or_default());
+    h.finish()
 }
 
 /// Whether a (small) configuration is an object with a `table_source`: then its errors are
@@ -536,8 +560,11 @@ impl Filter {
             engine.table.namespaces.len(),
             engine.gateway().token_cache_size
         );
-        // Keys or issuers may have changed: earlier verifications no longer count.
-        self.cache = TokenCache::new(engine.gateway().token_cache_size);
+        // Keys or issuers may have changed: earlier verifications no longer count, here or
+        // (by the table's tag) in the proxy's shared cache.
+        self.cache =
+            TokenCache::new(engine.gateway().token_cache_size).tagged(table_tag(&engine.table));
+        self.secret_shared = false;
         let mut sign_in = sign_in;
         if let (Some(new), Some(old)) = (&mut sign_in, &self.sign_in) {
             new.adopt(old);
@@ -583,9 +610,20 @@ impl Filter {
         self.live.as_ref()
     }
 
+    /// Keys the token cache under the proxy's shared secret, once per table (at its first
+    /// request, when the host's shared data can be read).
+    fn share_cache<H: Host>(&mut self, host: &mut H) {
+        if !self.secret_shared {
+            let secret = shared::secret(host, self.cache.secret());
+            self.cache.use_secret(secret);
+            self.secret_shared = true;
+        }
+    }
+
     /// Runs the request path; a token with an unknown kid may hold the request
     /// ([`Outcome::Held`]).
     pub fn on_request<H: Host>(&mut self, host: &mut H) -> Outcome {
+        self.share_cache(host);
         let headers = host.request_headers();
         if self.engine.is_none() {
             if let Some(source) = &mut self.source {
@@ -615,6 +653,7 @@ impl Filter {
     /// Decides a held request again, with the keys as they are now (never holds it again).
     /// `host` acts on that request; `held` is what [`Outcome::Held`] gave.
     pub fn on_resumed<H: Host>(&mut self, held: Held, host: &mut H) -> Outcome {
+        self.share_cache(host);
         let live = self.live.as_mut().map(|refresh| Live {
             refresh,
             may_hold: false,

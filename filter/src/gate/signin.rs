@@ -56,7 +56,7 @@ pub(super) fn before_routes<H: Host>(
         Some(Endpoint::SignOut) => {
             let (reply, ended) = si.sign_out(headers, &cookies);
             if let Some((id, until)) = ended {
-                host.record_sign_out(&id, until);
+                host.shared_set(&signed_out_key(&id), &until.to_le_bytes());
                 host.count("gatehouse.signin.signed_out");
                 host.log(
                     Level::Info,
@@ -105,7 +105,7 @@ pub(super) fn not_signed_out<H: Host>(
 ) -> Result<(), TokenFailure> {
     let issuer = si.map_or("", |s| s.issuer.as_str());
     match session_id(sealed) {
-        Some(id) if !host.is_signed_out(id) => Ok(()),
+        Some(id) if host.shared_get(&signed_out_key(id)).is_none() => Ok(()),
         Some(_) => Err(
             TokenFailure::new(DenyReason::SessionEnded, "the session was signed out")
                 .issuer(issuer),
@@ -116,6 +116,12 @@ pub(super) fn not_signed_out<H: Host>(
         )
         .issuer(issuer)),
     }
+}
+
+/// The shared-data key that marks a session signed out, on every worker of the proxy. Each
+/// sign-out holds one until Envoy restarts (a few dozen bytes).
+fn signed_out_key(id: &str) -> String {
+    format!("gatehouse.signed_out.{id}")
 }
 
 /// Opens a session cookie and verifies its ID token as a bearer token of the sign-in's issuer.

@@ -70,7 +70,7 @@ use keys::PublicKey;
 use trace::Checks;
 
 /// A token that verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedToken {
     /// Who it names.
     pub identity: Identity,

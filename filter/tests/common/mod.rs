@@ -24,8 +24,8 @@ pub struct MockHost {
     pub resumed: Vec<u32>,
     /// POSTs dispatched (a sign-in's code exchange): cluster, authority, path, headers, body.
     pub posts: Vec<Post>,
-    /// The proxy's shared data of signed-out sessions (share it between hosts with `clone`).
-    pub signed_out: std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, u64>>>,
+    /// The proxy's shared data (share it between hosts, as workers do, with `clone`).
+    pub shared: std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 /// A POST a host dispatched.
@@ -54,7 +54,7 @@ impl MockHost {
             fetch_headers: vec![],
             resumed: vec![],
             posts: vec![],
-            signed_out: Default::default(),
+            shared: Default::default(),
         }
     }
 
@@ -103,11 +103,13 @@ impl Host for MockHost {
     fn context_id(&self) -> u32 {
         self.context_id
     }
-    fn is_signed_out(&self, id: &str) -> bool {
-        self.signed_out.borrow().contains_key(id)
+    fn shared_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared.borrow().get(key).cloned()
     }
-    fn record_sign_out(&mut self, id: &str, until: u64) {
-        self.signed_out.borrow_mut().insert(id.to_owned(), until);
+    fn shared_set(&mut self, key: &str, value: &[u8]) {
+        self.shared
+            .borrow_mut()
+            .insert(key.to_owned(), value.to_vec());
     }
 }
 
