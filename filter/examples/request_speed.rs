@@ -72,10 +72,7 @@ fn main() -> Result<(), String> {
     .iter()
     .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
     .collect();
-    let mut host = Counting {
-        headers,
-        calls: 0,
-    };
+    let mut host = Counting { headers, calls: 0 };
     filter.on_request(&mut host); // the miss: verify once
     host.calls = 0;
     let t0 = Instant::now();
