@@ -82,7 +82,7 @@ impl TokenCache {
         }
     }
 
-    /// The cache, for tokens verified under the table tagged `tag` (see [`crate::shared`]).
+    /// The cache, for tokens verified under the table tagged `tag` (the proxy's shared cache, in `gate`).
     pub fn tagged(mut self, tag: u64) -> TokenCache {
         self.tag = tag;
         self

@@ -22,7 +22,6 @@ pub mod path;
 pub mod pipeline;
 pub mod reason;
 pub mod route;
-pub mod shared;
 pub mod signin;
 pub mod table;
 pub mod token;

@@ -9,6 +9,7 @@
 //! 5. decide; on allow set the identity headers, on deny answer 400/401/403/503 with a JSON body.
 
 mod deny;
+mod shared;
 mod signin;
 pub mod source;
 
@@ -20,7 +21,6 @@ use crate::engine::{Engine, Provenance, Verdict};
 use crate::live::{FetchHost, KeyRefresh, UnknownKid};
 use crate::pipeline::{self, Request};
 use crate::reason::DenyReason;
-use crate::shared;
 use crate::signin::{Exchange, SignIn};
 use crate::token::{identify, Credentials, LiveKeys, Source, TokenFailure, VerifiedToken};
 use crate::wire::{self, Form};

@@ -15,14 +15,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Host;
 use crate::cache::{Secret, TokenKey};
-use crate::gate::Host;
 use crate::token::VerifiedToken;
 
 /// How many tokens the proxy shares at most.
-pub const SLOTS: u16 = 4096;
+pub(crate) const SLOTS: u16 = 4096;
 /// The shared data key of the proxy's cache secret.
-pub const SECRET_KEY: &str = "gatehouse.cache.secret";
+pub(crate) const SECRET_KEY: &str = "gatehouse.cache.secret";
 /// Largest slot value read, bytes.
 const MAX_SLOT_BYTES: usize = 16 * 1024;
 
@@ -42,7 +42,7 @@ fn slot_name(key: &TokenKey) -> String {
 
 /// The proxy's cache secret: the one published, else `own`, published (if two workers publish
 /// at once, the last write wins and is what both read back).
-pub fn secret<H: Host>(host: &mut H, own: &Secret) -> Secret {
+pub(super) fn secret<H: Host>(host: &mut H, own: &Secret) -> Secret {
     if let Some(s) = host
         .shared_get(SECRET_KEY)
         .and_then(|b| Secret::from_bytes(&b))
@@ -56,7 +56,7 @@ pub fn secret<H: Host>(host: &mut H, own: &Secret) -> Secret {
 }
 
 /// The verification another worker shared for `key`, when it holds for `tag` at `now`.
-pub fn get<H: Host>(host: &H, key: &TokenKey, tag: u64, now: u64) -> Option<VerifiedToken> {
+pub(super) fn get<H: Host>(host: &H, key: &TokenKey, tag: u64, now: u64) -> Option<VerifiedToken> {
     let bytes = host.shared_get(&slot_name(key))?;
     if bytes.len() > MAX_SLOT_BYTES {
         return None;
@@ -66,7 +66,7 @@ pub fn get<H: Host>(host: &H, key: &TokenKey, tag: u64, now: u64) -> Option<Veri
 }
 
 /// Shares a verification with the proxy's other workers.
-pub fn put<H: Host>(host: &mut H, key: &TokenKey, tag: u64, token: &VerifiedToken) {
+pub(super) fn put<H: Host>(host: &mut H, key: &TokenKey, tag: u64, token: &VerifiedToken) {
     let slot = Slot {
         k: *key,
         t: tag,
