@@ -14,6 +14,14 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-method-override",
 ];
 
+/// The first value of header `name` (ASCII case ignored) in a request's header list.
+pub fn value<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
 /// Whether header `name` is `target` as an upstream may read it: ASCII case ignored, and `_`
 /// taken for `-` (CGI and WSGI map both to the same variable).
 pub fn header_is(name: &str, target: &str) -> bool {

@@ -37,6 +37,9 @@ pub struct Request<'a> {
     pub authorization: Vec<&'a [u8]>,
     /// Every `x-amzn-oidc-accesstoken` value.
     pub alb_access: Vec<&'a [u8]>,
+    /// The sign-in session cookie's sealed value (the gateway opens cookies, not the
+    /// pipeline: it sets this from the cookie when the table has a sign-in).
+    pub session: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -241,6 +244,6 @@ fn credentials<'a>(req: &Request<'a>) -> Result<Credentials<'a>, TokenFailure> {
             DenyReason::TokenMalformed,
             ALB_ACCESS_HEADER,
         )?,
-        session: None,
+        session: req.session,
     })
 }

@@ -197,15 +197,9 @@ impl Request {
     /// the request is answered with the sign-in's outcome.
     fn on_exchanged(&mut self, exchange: &Exchange, body_size: usize) {
         let (status, _) = call_answer();
-        // An answer over the cap is not read: the sign-in refuses it as too large.
-        let body = match body_size {
-            0 => Vec::new(),
-            n if n > MAX_TOKEN_ANSWER => vec![b' '; MAX_TOKEN_ANSWER + 1],
-            n => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, n)
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        };
+        // At most one byte over the cap is read: the sign-in refuses such an answer as too
+        // large.
+        let body = call_body(body_size.min(MAX_TOKEN_ANSWER + 1));
         let Ok(mut guard) = self.shared.try_borrow_mut() else {
             let mut metrics = HashMap::new();
             refuse_unjudged(&mut WasmHost::new(&mut metrics, self.context_id, None));
@@ -231,13 +225,7 @@ fn on_fetch_answer(shared: &Rc<RefCell<Shared>>, token: u32, body_size: usize) {
             let reason = format!("body of {body_size} bytes is over the {cap}-byte cap");
             filter.on_fetch_failure(token, &reason, now, host);
         } else {
-            let body = match body_size {
-                0 => Vec::new(),
-                n => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, n)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            };
+            let body = call_body(body_size);
             let (generation, started) = (filter.generation(), hostcalls::get_current_time().ok());
             filter.on_fetch_response(token, status, &headers, &body, now, host);
             if filter.generation() != generation {
@@ -306,6 +294,17 @@ fn call_answer() -> (u32, Vec<(String, String)>) {
         .and_then(|(_, v)| v.parse::<u32>().ok())
         .unwrap_or(0);
     (status, headers)
+}
+
+/// The first `size` bytes of a call's answer body.
+fn call_body(size: usize) -> Vec<u8> {
+    match size {
+        0 => Vec::new(),
+        n => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, n)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    }
 }
 
 fn now_ms() -> u64 {

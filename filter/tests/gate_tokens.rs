@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{engine_json, MockHost};
+use common::{dex_jwk, engine_json, MockHost};
 use gatehouse_filter::gate::{Filter, Outcome};
 use gatehouse_filter::token::mint::{sign_jwt, SigningKey};
 use gatehouse_filter::DenyReason;
@@ -19,19 +19,10 @@ fn table_with_dex() -> String {
 /// The test table with Dex's key `dex-1`, retired at `not_after` when set.
 fn table_with_dex_retiring(not_after: Option<u64>) -> String {
     let mut t: serde_json::Value = serde_json::from_str(&engine_json()).unwrap();
-    let jwks: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../testdata/keys/dex.jwks.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let k = &jwks["keys"][0];
     t["issuers"] = json!([{"type": "jwt", "name": "dex", "issuer": "https://dex.example.com",
         "audiences": ["kubeflow"], "algorithms": ["RS256"], "user_claim": "email",
         "groups_claim": "groups", "groups_prefix": "", "max_lifetime_seconds": null,
-        "keys": [{"kid": "dex-1", "jwk": {"kty": "RSA", "n": k["n"], "e": k["e"]}, "source": "dex.jwks.json", "not_after": not_after}]}]);
+        "keys": [{"kid": "dex-1", "jwk": dex_jwk(), "source": "dex.jwks.json", "not_after": not_after}]}]);
     t.to_string()
 }
 

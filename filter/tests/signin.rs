@@ -8,7 +8,7 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use common::{engine_json, MockHost};
+use common::{dex_jwk, engine_json, MockHost};
 use gatehouse_filter::gate::{Filter, Outcome};
 use gatehouse_filter::signin::Exchange;
 use gatehouse_filter::token::mint::{sign_jwt, SigningKey};
@@ -24,19 +24,10 @@ const ORIGIN: &str = "https://kubeflow.example.com";
 
 fn table() -> String {
     let mut t: serde_json::Value = serde_json::from_str(&engine_json()).unwrap();
-    let jwks: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../testdata/keys/dex.jwks.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let k = &jwks["keys"][0];
     t["issuers"] = json!([{"type": "jwt", "name": "dex", "issuer": ISS,
     "audiences": [CLIENT], "algorithms": ["RS256"], "user_claim": "email",
     "groups_claim": "groups", "groups_prefix": "", "max_lifetime_seconds": null,
-    "keys": [{"kid": "dex-1", "jwk": {"kty": "RSA", "n": k["n"], "e": k["e"]}, "source": "dex.jwks.json", "not_after": null}],
+    "keys": [{"kid": "dex-1", "jwk": dex_jwk(), "source": "dex.jwks.json", "not_after": null}],
     "sign_in": {
         "client_id": CLIENT, "client_secret_env": "DEX_SECRET", "cookie_keys_env": "COOKIE_KEYS",
         "authorization_endpoint": "/dex/auth",

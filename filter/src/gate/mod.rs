@@ -153,32 +153,24 @@ fn decide<H: Host>(
         // INVARIANT: with no table every request is refused (fail closed).
         return deny(host, None, DenyReason::NoTable, &Context::default());
     };
+    let mut request = Request::from_headers(&headers);
     // The sign-in's own paths are answered here; its cookies never reach an upstream.
     let session = match sign_in {
-        Some(si) => match signin::before_routes(si, engine, &headers, host) {
+        Some(si) => match signin::before_routes(si, engine, &headers, request.path, host) {
             Ok(session) => session,
             Err(answered) => return answered,
         },
         None => None,
     };
-
-    let request = Request::from_headers(&headers);
-    let keys = live.as_ref().map(|l| &*l.refresh as &dyn LiveKeys);
+    request.session = session.as_deref();
+    let verifying = Verifying {
+        engine,
+        live: live.as_ref().map(|l| &*l.refresh as &dyn LiveKeys),
+        sign_in,
+    };
     let mut alb_verified = AlbVerified::default();
     let decided = pipeline::run(engine, &request, |creds: &Credentials<'_>| {
-        let verifying = Verifying {
-            engine,
-            live: keys,
-            sign_in,
-        };
-        match (&session, creds.authorization.is_empty()) {
-            (Some(sealed), true) => {
-                let mut with_session = creds.clone();
-                with_session.session = Some(sealed);
-                verify(&verifying, cache, host, &with_session, &mut alb_verified)
-            }
-            _ => verify(&verifying, cache, host, creds, &mut alb_verified),
-        }
+        verify(&verifying, cache, host, creds, &mut alb_verified)
     });
     if let Some(f) = &decided.failure {
         if let Some(issuer) = hold(live.as_mut(), f, host) {
@@ -335,8 +327,8 @@ fn verify<H: Host>(
         &mut (),
         |issuer| verifiers.alb_access(issuer),
         |source, token, _| {
-            if source == Source::Session {
-                signin::not_signed_out(sign_in, token, host)?;
+            if let (Source::Session, Some(si)) = (source, sign_in) {
+                signin::not_signed_out(si, token, host)?;
             }
             let key = cache.key(source, token);
             // INVARIANT: a cache hit re-checks everything about the key that can change after
@@ -348,34 +340,26 @@ fn verify<H: Host>(
                     verifiers.key_in_force(&hit.identity.issuer, hit.kid.as_deref(), now, live);
                 key_ok.is_ok()
             };
-            let hit = cache.get(&key, now).filter(in_force);
-            // Not in this worker's cache: another worker of the proxy may have verified it.
-            let shared = || shared::get(host, &key, cache.tag(), now).filter(in_force);
-            let verified = match hit {
-                Some(hit) => {
-                    host.count("gatehouse.token_cache.hit");
-                    hit
-                }
-                None => match shared() {
-                    Some(verified) => {
-                        host.count("gatehouse.token_cache.shared_hit");
-                        cache.insert(key, verified.clone());
-                        verified
+            let verified = if let Some(hit) = cache.get(&key, now).filter(in_force) {
+                host.count("gatehouse.token_cache.hit");
+                hit
+            } else if let Some(seen) = shared::get(host, &key, cache.tag(), now).filter(in_force) {
+                // Not in this worker's cache: another worker of the proxy verified it.
+                host.count("gatehouse.token_cache.shared_hit");
+                cache.insert(key, seen.clone());
+                seen
+            } else {
+                cache.remove(&key);
+                host.count("gatehouse.token_cache.miss");
+                let verified = match (source, sign_in) {
+                    (Source::Session, Some(si)) => {
+                        signin::verify_session(si, verifiers, token, now, leeway, live)?
                     }
-                    None => {
-                        cache.remove(&key);
-                        host.count("gatehouse.token_cache.miss");
-                        let verified = match (source, sign_in) {
-                            (Source::Session, Some(si)) => {
-                                signin::verify_session(si, verifiers, token, now, leeway, live)?
-                            }
-                            _ => verifiers.verify(source, token, now, leeway, live, &mut ())?,
-                        };
-                        shared::put(host, &key, cache.tag(), &verified);
-                        cache.insert(key, verified.clone());
-                        verified
-                    }
-                },
+                    _ => verifiers.verify(source, token, now, leeway, live, &mut ())?,
+                };
+                shared::put(host, &key, cache.tag(), &verified);
+                cache.insert(key, verified.clone());
+                verified
             };
             used.saw(source, token);
             Ok(verified)

@@ -17,6 +17,7 @@ pub(super) fn before_routes<H: Host>(
     si: &SignIn,
     engine: &Engine,
     headers: &[(String, Vec<u8>)],
+    path: Option<&[u8]>,
     host: &mut H,
 ) -> Result<Option<String>, Outcome> {
     let cookies = request_cookies(headers);
@@ -33,11 +34,7 @@ pub(super) fn before_routes<H: Host>(
             host.set_request_header("cookie", &kept.join("; "));
         }
     }
-    let path = headers
-        .iter()
-        .find(|(n, _)| n == ":path")
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
-        .unwrap_or("");
+    let path = path.and_then(|p| std::str::from_utf8(p).ok()).unwrap_or("");
     match si.endpoint(path) {
         None => Ok(si.session_cookie(&cookies)),
         Some(Endpoint::Callback(query)) => {
@@ -99,11 +96,11 @@ fn answer<H: Host>(reply: Reply, host: &mut H) -> Outcome {
 
 /// A session cookie signed out on this gateway is refused, whatever the cache holds.
 pub(super) fn not_signed_out<H: Host>(
-    si: Option<&SignIn>,
+    si: &SignIn,
     sealed: &str,
     host: &H,
 ) -> Result<(), TokenFailure> {
-    let issuer = si.map_or("", |s| s.issuer.as_str());
+    let issuer = si.issuer.as_str();
     match session_id(sealed) {
         Some(id) if host.shared_get(&signed_out_key(id)).is_none() => Ok(()),
         Some(_) => Err(

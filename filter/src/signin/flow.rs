@@ -7,6 +7,8 @@ use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
+use crate::token::encoding::shown;
+
 /// How long a browser may take at the issuer (the sign-in cookie's life), seconds.
 pub const SIGN_IN_SECONDS: u64 = 600;
 /// Largest token endpoint answer read, bytes.
@@ -192,14 +194,6 @@ pub fn id_token_of(status: u32, body: &[u8]) -> Result<String, String> {
         )),
         (s, _) => Err(format!("the token endpoint answered {s}")),
     }
-}
-
-/// An error code from the network, shown in a log: at most 64 printable ASCII characters.
-fn shown(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect()
 }
 
 /// The ID token claims the callback checks itself, read from its payload.

@@ -16,9 +16,11 @@ pub mod flow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::headers;
 use crate::live::FetchUrl;
 use crate::reason::DenyReason;
 use crate::table::{IssuerSpec, SignInSpec, Table};
+use crate::token::encoding::shown;
 use cookie::{CookieAttributes, CookieKeys};
 use discovery::Discovery;
 use flow::{Callback, Started};
@@ -280,12 +282,7 @@ impl SignIn {
     /// (GET or HEAD, asking for HTML, not an XHR or fetch), on a browser path, with no
     /// `Authorization` header (an API client with a bad token gets its 401).
     pub fn is_browser(&self, headers: &[(String, Vec<u8>)], path: &str) -> bool {
-        let value = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_slice())
-        };
+        let value = |name: &str| headers::value(headers, name);
         let method_ok = matches!(value(":method"), Some(b"GET" | b"HEAD"));
         let html = value("accept")
             .is_some_and(|a| a.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html")));
@@ -303,12 +300,8 @@ impl SignIn {
     /// The origin a browser reached this gateway by: scheme (`x-forwarded-proto`, else
     /// `:scheme`) and authority. `None` when the authority is not a plain host[:port].
     fn origin(&self, headers: &[(String, Vec<u8>)]) -> Option<String> {
-        let value = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| std::str::from_utf8(v).ok())
-        };
+        let value =
+            |name: &str| headers::value(headers, name).and_then(|v| std::str::from_utf8(v).ok());
         let authority = value(":authority").or_else(|| value("host"))?;
         crate::host::normalize_authority(authority)?;
         let https = value("x-forwarded-proto")
@@ -431,10 +424,9 @@ impl SignIn {
             ));
         }
         if let Some(e) = error {
-            let shown: String = e.chars().filter(char::is_ascii_graphic).take(64).collect();
             return Err(refuse(
                 DenyReason::SignInFailed,
-                format!("the issuer answered `{shown}`"),
+                format!("the issuer answered `{}`", shown(&e)),
             ));
         }
         let (token_url, cluster) = self.token_endpoint().ok_or_else(|| {

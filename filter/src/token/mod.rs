@@ -475,7 +475,7 @@ pub struct Credentials<'a> {
     pub authorization: Vec<&'a str>,
     /// Every `x-amzn-oidc-accesstoken` header value.
     pub alb_access: Vec<&'a str>,
-    /// The session cookie's sealed value, when the request has one and no `Authorization`
-    /// header (a bearer token wins over a cookie).
+    /// The session cookie's sealed value, when the request has one; a bearer token wins over
+    /// it ([`identify`]).
     pub session: Option<&'a str>,
 }

@@ -200,3 +200,17 @@ pub fn engine_json() -> String {
     })
     .to_string()
 }
+
+/// Dex's public key `dex-1` (testdata/keys/dex.jwks.json) as a table's `jwk`.
+pub fn dex_jwk() -> serde_json::Value {
+    let jwks: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/keys/dex.jwks.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let k = &jwks["keys"][0];
+    serde_json::json!({"kty": "RSA", "n": k["n"], "e": k["e"]})
+}
